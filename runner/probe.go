@@ -1,0 +1,549 @@
+package runner
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/corscheck/corscheck/scenarios"
+)
+
+// tokenParam is the query parameter that carries each probe's correlation
+// token. It also gives every probe its own preflight-cache entry, which is
+// keyed by URL: probes never share a cached preflight unless they are the
+// repeats of one probe.
+const tokenParam = "__corscheck"
+
+// Fetch is one fetch() the origin page issues.
+type Fetch struct {
+	URL         string
+	Method      string
+	Headers     map[string]string
+	Credentials scenarios.Credentials
+	// ReadHeaders are response header names whose script-visible value is recorded.
+	ReadHeaders []string
+}
+
+// Probe is what one case needs from the browser: fetches from one origin,
+// run in order on the same URL and token, so a repeat can hit the preflight
+// cache that the first fetch filled (cache scenarios) while no other probe
+// can.
+type Probe struct {
+	Origin  string
+	Fetches []Fetch
+}
+
+// RunOptions tune a batch.
+type RunOptions struct {
+	// Timeout limits each fetch; a fetch that takes longer is an error, never "blocked".
+	Timeout time.Duration
+	// Concurrency is the number of probes in flight per origin page.
+	Concurrency int
+	// Pages is the number of origin pages working at once.
+	Pages int
+	// ChunkSize is how many probes one Evaluate runs.
+	ChunkSize int
+	// GiveUpAfter stops the batch when this many probes in a row got no
+	// response at all (refused, reset, timed out): the target is down.
+	GiveUpAfter int
+	// Progress, when set, is called after each chunk with the number of probes done.
+	Progress func(done int)
+}
+
+func (o RunOptions) withDefaults() RunOptions {
+	if o.Timeout <= 0 {
+		o.Timeout = 10 * time.Second
+	}
+	if o.Concurrency <= 0 {
+		o.Concurrency = 6
+	}
+	if o.Pages <= 0 {
+		o.Pages = 4
+	}
+	if o.ChunkSize <= 0 {
+		o.ChunkSize = 48
+	}
+	if o.GiveUpAfter <= 0 {
+		o.GiveUpAfter = 24
+	}
+	return o
+}
+
+// ErrTargetDown marks probes that were not run because the target stopped answering.
+var ErrTargetDown = errors.New("target stopped answering")
+
+// Run executes the probes and returns, for each probe, one observation per
+// fetch. It groups probes by origin (one tab each), runs several tabs at
+// once and several fetches per tab, and builds every observation from that
+// fetch's own DevTools events. Failures of the browser become Errored
+// observations with the reason; Run returns an error only when ctx ends.
+func (b *Browser) Run(ctx context.Context, probes []Probe, o RunOptions) ([][]scenarios.Observation, error) {
+	o = o.withDefaults()
+	out := make([][]scenarios.Observation, len(probes))
+	runID := randomID()
+
+	byOrigin := map[string][]int{}
+	var origins []string
+	for i, p := range probes {
+		if _, ok := byOrigin[p.Origin]; !ok {
+			origins = append(origins, p.Origin)
+		}
+		byOrigin[p.Origin] = append(byOrigin[p.Origin], i)
+	}
+
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		done      atomic.Int64
+		silent    atomic.Int64 // probes in a row with no response at all
+		downErr   atomic.Value
+		progressM sync.Mutex
+	)
+	work := make(chan string)
+	var wg sync.WaitGroup
+	for range min(o.Pages, len(origins)) {
+		wg.Go(func() {
+			for origin := range work {
+				idx := byOrigin[origin]
+				b.runOrigin(runCtx, origin, runID, probes, idx, out, o, func(n int, anyResponse bool) {
+					if anyResponse {
+						silent.Store(0)
+					} else if silent.Add(int64(n)) >= int64(o.GiveUpAfter) {
+						downErr.CompareAndSwap(nil, fmt.Errorf("%w: %d probes in a row got no response", ErrTargetDown, silent.Load()))
+						cancel()
+					}
+					d := done.Add(int64(n))
+					if o.Progress != nil {
+						progressM.Lock()
+						o.Progress(int(d))
+						progressM.Unlock()
+					}
+				})
+			}
+		})
+	}
+	for _, origin := range origins {
+		select {
+		case work <- origin:
+		case <-runCtx.Done():
+		}
+	}
+	close(work)
+	wg.Wait()
+
+	if err := ctx.Err(); err != nil {
+		fillMissing(probes, out, b.Version, scenarios.ErrorBrowser, "not run: interrupted")
+		return out, err
+	}
+	if e, _ := downErr.Load().(error); e != nil {
+		fillMissing(probes, out, b.Version, scenarios.ErrorNetwork, "not run: "+e.Error())
+	}
+	fillMissing(probes, out, b.Version, scenarios.ErrorBrowser, "not run: the browser went away")
+	return out, nil
+}
+
+// runOrigin runs the probes idx of one origin in chunks on one tab.
+func (b *Browser) runOrigin(ctx context.Context, origin, runID string, probes []Probe, idx []int,
+	out [][]scenarios.Observation, o RunOptions, report func(n int, anyResponse bool)) {
+	if ctx.Err() != nil {
+		return
+	}
+	page, err := b.openOriginPage(ctx, origin)
+	if err != nil {
+		if ctx.Err() != nil {
+			return
+		}
+		for _, i := range idx {
+			out[i] = errored(probes[i], b.Version, scenarios.ErrorBrowser, err.Error())
+		}
+		report(len(idx), true)
+		return
+	}
+	defer page.close()
+	for start := 0; start < len(idx); start += o.ChunkSize {
+		if ctx.Err() != nil {
+			return
+		}
+		chunk := idx[start:min(start+o.ChunkSize, len(idx))]
+		obs, err := page.runChunk(ctx, runID, probes, chunk, o, b.Version)
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			for _, i := range chunk {
+				out[i] = errored(probes[i], b.Version, scenarios.ErrorBrowser, "browser: "+err.Error())
+			}
+			report(len(chunk), true)
+			continue
+		}
+		anyResponse := false
+		for k, i := range chunk {
+			out[i] = obs[k]
+			for _, ob := range obs[k] {
+				if ob.Response != nil || ob.Preflight != nil {
+					anyResponse = true
+				}
+			}
+		}
+		report(len(chunk), anyResponse)
+	}
+}
+
+// jsSpec is one fetch as the page script receives it.
+type jsSpec struct {
+	URL         string            `json:"u"`
+	Method      string            `json:"m"`
+	Headers     map[string]string `json:"h"`
+	Credentials string            `json:"c"`
+}
+
+// jsResult is what the page script reports for one fetch.
+type jsResult struct {
+	OK       bool              `json:"ok"`
+	Status   int               `json:"status"`
+	TimedOut bool              `json:"timedOut"`
+	Error    string            `json:"error"`
+	Readable map[string]string `json:"readable"`
+	Ms       float64           `json:"ms"`
+}
+
+// batchJS runs groups of fetches with the default cache mode: "no-store"
+// or "no-cache" would also make Chrome skip the preflight cache (seen on
+// Chromium 156), and the token already makes every URL unique.
+//
+// batchJS runs groups of fetches: groups in parallel (limit at a time), the
+// fetches of a group in order. Each fetch has its own timeout, measured from
+// its own start, and reports the response headers script can read.
+const batchJS = `(async (specs, groups, limit, timeoutMs) => {
+  const results = new Array(specs.length);
+  async function one(i) {
+    const s = specs[i];
+    const t0 = performance.now();
+    const ctl = new AbortController();
+    let timedOut = false;
+    const timer = setTimeout(() => { timedOut = true; ctl.abort(); }, timeoutMs);
+    try {
+      const r = await fetch(s.u, {method: s.m, headers: s.h, credentials: s.c, mode: "cors",
+        redirect: "follow", signal: ctl.signal});
+      const readable = {};
+      for (const [k, v] of r.headers) readable[k] = v;
+      try { await r.arrayBuffer(); } catch (e) {}
+      results[i] = {ok: true, status: r.status, readable, ms: performance.now() - t0};
+    } catch (e) {
+      results[i] = {ok: false, timedOut, error: String(e), ms: performance.now() - t0};
+    } finally { clearTimeout(timer); }
+  }
+  let next = 0;
+  async function worker() {
+    while (next < groups.length) {
+      const g = groups[next++];
+      for (const i of g) await one(i);
+    }
+  }
+  await Promise.all(Array.from({length: Math.min(limit, groups.length)}, worker));
+  return results;
+})`
+
+// settle bounds how long events may trail the fetch promises.
+const settle = 2 * time.Second
+
+// runChunk runs some probes on this page in one Evaluate and builds their
+// observations.
+func (p *originPage) runChunk(ctx context.Context, runID string, probes []Probe, chunk []int, o RunOptions, version string) ([][]scenarios.Observation, error) {
+	var specs []jsSpec
+	var groups [][]int
+	type ref struct {
+		token string
+		seq   int
+		fetch Fetch
+	}
+	var refs []ref
+	for _, i := range chunk {
+		token := fmt.Sprintf("%s.%d", runID, i)
+		var g []int
+		for seq, f := range probes[i].Fetches {
+			if f.Credentials == "" {
+				f.Credentials = scenarios.CredentialsSameOrigin // fetch()'s default
+			}
+			g = append(g, len(specs))
+			specs = append(specs, jsSpec{URL: withToken(f.URL, token), Method: f.Method, Headers: nonNil(f.Headers), Credentials: string(f.Credentials)})
+			refs = append(refs, ref{token, seq, f})
+		}
+		groups = append(groups, g)
+	}
+	args, err := json.Marshal([]any{specs, groups, o.Concurrency, o.Timeout.Milliseconds()})
+	if err != nil {
+		return nil, err
+	}
+	expr := batchJS + "(..." + string(args) + ")"
+	// The whole chunk may take a timeout per sequential fetch, plus slack.
+	deadline := o.Timeout*time.Duration(len(specs)/max(1, o.Concurrency)+2) + 10*time.Second
+	evalCtx, cancel := context.WithTimeout(p.ctx, deadline)
+	defer cancel()
+	stop := context.AfterFunc(ctx, cancel)
+	defer stop()
+	results, err := chromedp.Run(evalCtx, chromedp.Evaluate[[]jsResult](expr, chromedp.EvalAwaitPromise))
+	if err != nil {
+		return nil, err
+	}
+	if len(results) != len(specs) {
+		return nil, fmt.Errorf("page returned %d results for %d fetches", len(results), len(specs))
+	}
+
+	p.events.waitComplete(ctx, func(c *collector) bool {
+		for k, r := range refs {
+			if !c.complete(r.token, r.seq, results[k]) {
+				return false
+			}
+		}
+		return true
+	}, settle)
+
+	out := make([][]scenarios.Observation, len(chunk))
+	k := 0
+	for n, i := range chunk {
+		for range probes[i].Fetches {
+			r := refs[k]
+			out[n] = append(out[n], p.events.observe(p.origin, r.token, r.seq, r.fetch, results[k], version))
+			k++
+		}
+	}
+	return out, nil
+}
+
+// waitComplete blocks until done reports true (checked under the lock after
+// every event), ctx ends, or limit passes. Events that never come leave the
+// observation with what did come.
+func (c *collector) waitComplete(ctx context.Context, done func(*collector) bool, limit time.Duration) {
+	timer := time.NewTimer(limit)
+	defer timer.Stop()
+	for {
+		c.mu.Lock()
+		ok, changed := done(c), c.changed
+		c.mu.Unlock()
+		if ok {
+			return
+		}
+		select {
+		case <-changed:
+		case <-timer.C:
+			return
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// lookupFetch returns the actual request and its preflight for the seq-th
+// fetch of a token. Callers hold c.mu.
+func (c *collector) lookupFetch(token string, seq int) (actual, preflight *netRequest) {
+	ids := c.actual[token]
+	if seq >= len(ids) {
+		return nil, nil
+	}
+	actual = c.reqs[ids[seq]]
+	for _, r := range c.reqs {
+		if r.preflightOf == actual.id {
+			preflight = r
+			break
+		}
+	}
+	return actual, preflight
+}
+
+// complete reports whether every event this fetch's observation needs has
+// arrived. Events of one type arrive in order, so once the actual request is
+// seen, a preflight sent before it has been seen too. Callers hold c.mu.
+func (c *collector) complete(token string, seq int, js jsResult) bool {
+	actual, pf := c.lookupFetch(token, seq)
+	if actual == nil {
+		// A fetch stopped before any request (mixed content, bad header) has no events.
+		return !js.OK && !js.TimedOut && !strings.Contains(js.Error, "Failed to fetch")
+	}
+	if actual.terminal == terminalNone {
+		return false
+	}
+	if pf != nil && !pf.gotRaw && pf.terminal == terminalNone {
+		return false
+	}
+	ce := scenarios.CorsError(actual.corsError)
+	if actual.terminal == terminalOK || (ce != "" && !ce.IsPreflight()) {
+		return actual.gotRaw
+	}
+	if ce.IsPreflight() && ce != "PreflightMissingAllowOriginHeader" && pf == nil {
+		return false
+	}
+	return true
+}
+
+// observe builds the observation of one fetch from its events.
+func (c *collector) observe(origin, token string, seq int, f Fetch, js jsResult, version string) scenarios.Observation {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	ob := scenarios.Observation{
+		Request:         scenarios.Request{URL: f.URL, Origin: origin, Method: f.Method, Headers: nonNil(f.Headers), Credentials: f.Credentials},
+		DurationMs:      round(js.Ms),
+		Browser:         version,
+		ReadableHeaders: map[string]*string{},
+	}
+	for _, name := range f.ReadHeaders {
+		name = strings.ToLower(name)
+		if v, ok := js.Readable[name]; ok && js.OK {
+			ob.ReadableHeaders[name] = &v
+		} else {
+			ob.ReadableHeaders[name] = nil
+		}
+	}
+	actual, pf := c.lookupFetch(token, seq)
+	if pf != nil {
+		ob.Preflight = &scenarios.Exchange{
+			Status:          firstNonZero(pf.rawStatus, pf.status),
+			RequestHeaders:  lowerKeys(prefer(pf.rawHeaders, pf.headers)),
+			ResponseHeaders: lowerKeys(prefer(pf.rawResp, pf.respHeaders)),
+		}
+		if !pf.gotRaw && !pf.gotResponse {
+			ob.Preflight.ResponseHeaders = map[string]string{}
+		}
+	}
+	if actual != nil && (actual.gotRaw || actual.gotResponse) {
+		ob.Response = &scenarios.Response{
+			Status:         firstNonZero(actual.rawStatus, actual.status),
+			Headers:        lowerKeys(prefer(actual.rawResp, actual.respHeaders)),
+			RequestHeaders: lowerKeys(prefer(actual.rawHeaders, actual.headers)),
+		}
+	}
+	switch {
+	case js.OK:
+		ob.Outcome = scenarios.Allowed
+	case js.TimedOut:
+		ob.Outcome, ob.ErrorKind = scenarios.Errored, scenarios.ErrorTimeout
+		ob.Error = fmt.Sprintf("timed out: no response after %s", (time.Duration(js.Ms) * time.Millisecond).Round(time.Millisecond))
+	case actual == nil:
+		ob.Outcome, ob.ErrorKind = scenarios.Errored, scenarios.ErrorBrowser
+		ob.Error = "fetch failed before any request was sent: " + js.Error
+	default:
+		c.classifyFailure(&ob, actual, pf)
+		if msgs := c.console[token]; len(msgs) > 0 && ob.Outcome == scenarios.Blocked {
+			ob.ConsoleMessage = msgs[min(seq, len(msgs)-1)]
+		}
+	}
+	return ob
+}
+
+// classifyFailure tells a CORS block from a network error, a Local Network
+// Access block and mixed content, from the failed request's own events.
+func (c *collector) classifyFailure(ob *scenarios.Observation, actual, pf *netRequest) {
+	ce, param := actual.corsError, actual.failedParam
+	if ce == "" && pf != nil {
+		ce, param = pf.corsError, pf.failedParam
+	}
+	ob.NetError = actual.errorText
+	switch {
+	case ce != "" && scenarios.CorsError(ce).IsLocalNetworkAccess():
+		ob.Outcome, ob.ErrorKind = scenarios.Errored, scenarios.ErrorLocalNetworkAccess
+		ob.CorsError, ob.FailedParameter = scenarios.CorsError(ce), param
+		ob.Error = "Chrome's Local Network Access rules blocked this request (" + ce + "); this is not the server's CORS policy. Run without --local-network-access to test CORS alone."
+	case ce != "":
+		ob.Outcome = scenarios.Blocked
+		ob.CorsError, ob.FailedParameter = scenarios.CorsError(ce), param
+	case actual.blockedReason == "mixed-content":
+		ob.Outcome, ob.ErrorKind = scenarios.Errored, scenarios.ErrorMixedContent
+		ob.Error = "mixed content: an https origin page may not fetch an http URL (except loopback); use an http origin or an https target"
+	case actual.blockedReason != "":
+		ob.Outcome, ob.ErrorKind = scenarios.Errored, scenarios.ErrorBrowser
+		ob.Error = "Chrome blocked the request before CORS (" + actual.blockedReason + ")"
+	default:
+		ob.Outcome, ob.ErrorKind = scenarios.Errored, scenarios.ErrorNetwork
+		failed := actual
+		if pf != nil && pf.errorText != "" && !pf.gotRaw {
+			failed = pf
+		}
+		ob.Error = "network error: " + failed.errorText
+	}
+}
+
+func errored(p Probe, version string, kind scenarios.ErrorKind, msg string) []scenarios.Observation {
+	obs := make([]scenarios.Observation, len(p.Fetches))
+	for k, f := range p.Fetches {
+		obs[k] = scenarios.Observation{
+			Request:         scenarios.Request{URL: f.URL, Origin: p.Origin, Method: f.Method, Headers: nonNil(f.Headers), Credentials: f.Credentials},
+			Outcome:         scenarios.Errored,
+			ErrorKind:       kind,
+			Error:           msg,
+			Browser:         version,
+			ReadableHeaders: map[string]*string{},
+		}
+	}
+	return obs
+}
+
+func fillMissing(probes []Probe, out [][]scenarios.Observation, version string, kind scenarios.ErrorKind, msg string) {
+	for i := range out {
+		if out[i] == nil {
+			out[i] = errored(probes[i], version, kind, msg)
+		}
+	}
+}
+
+func withToken(u, token string) string {
+	frag := ""
+	if i := strings.IndexByte(u, '#'); i >= 0 {
+		u, frag = u[:i], u[i:]
+	}
+	sep := "?"
+	if strings.Contains(u, "?") {
+		sep = "&"
+	}
+	return u + sep + tokenParam + "=" + url.QueryEscape(token) + frag
+}
+
+func randomID() string {
+	var b [4]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+func prefer(a, b map[string]string) map[string]string {
+	if a != nil {
+		return a
+	}
+	return b
+}
+
+func lowerKeys(h map[string]string) map[string]string {
+	out := make(map[string]string, len(h))
+	for k, v := range h {
+		lk := strings.ToLower(k)
+		if old, ok := out[lk]; ok {
+			v = old + "\n" + v
+		}
+		out[lk] = v
+	}
+	return out
+}
+
+func nonNil(h map[string]string) map[string]string {
+	if h == nil {
+		return map[string]string{}
+	}
+	return h
+}
+
+func firstNonZero(a, b int) int {
+	if a != 0 {
+		return a
+	}
+	return b
+}
+
+func round(ms float64) float64 { return float64(int64(ms*10+0.5)) / 10 }
