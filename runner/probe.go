@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -403,6 +404,12 @@ func (c *collector) observe(origin, token string, seq int, f Fetch, js jsResult,
 		} else {
 			ob.ReadableHeaders[name] = nil
 		}
+	}
+	if js.OK {
+		for name := range js.Readable {
+			ob.ReadableNames = append(ob.ReadableNames, name)
+		}
+		sort.Strings(ob.ReadableNames)
 	}
 	actual, pf := c.lookupFetch(token, seq)
 	if pf != nil {

@@ -186,6 +186,8 @@ type Observation struct {
 	Preflight       *Exchange          `json:"preflight"`
 	Response        *Response          `json:"response"`
 	ReadableHeaders map[string]*string `json:"readableHeaders"`
+	// ReadableNames lists every response header name script could read.
+	ReadableNames []string `json:"readableHeaderNames,omitempty"`
 	DurationMs      float64            `json:"durationMs"`
 	Browser         string             `json:"browser"`
 	// ConsoleMessage is Chrome's own console sentence for a blocked fetch.
