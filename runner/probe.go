@@ -57,8 +57,9 @@ type RunOptions struct {
 	// GiveUpAfter stops the batch when this many probes in a row got no
 	// response at all (refused, reset, timed out): the target is down.
 	GiveUpAfter int
-	// Progress, when set, is called after each chunk with the number of probes done.
-	Progress func(done int)
+	// OnChunk, when set, receives each finished chunk: probe indices and
+	// their observations. Calls never overlap.
+	OnChunk func(idx []int, obs [][]scenarios.Observation)
 }
 
 func (o RunOptions) withDefaults() RunOptions {
@@ -72,10 +73,10 @@ func (o RunOptions) withDefaults() RunOptions {
 		o.Pages = 4
 	}
 	if o.ChunkSize <= 0 {
-		o.ChunkSize = 48
+		o.ChunkSize = 32
 	}
 	if o.GiveUpAfter <= 0 {
-		o.GiveUpAfter = 24
+		o.GiveUpAfter = 12
 	}
 	return o
 }
@@ -87,7 +88,8 @@ var ErrTargetDown = errors.New("target stopped answering")
 // fetch. It groups probes by origin (one tab each), runs several tabs at
 // once and several fetches per tab, and builds every observation from that
 // fetch's own DevTools events. Failures of the browser become Errored
-// observations with the reason; Run returns an error only when ctx ends.
+// observations with the reason; Run returns an error only when ctx ends,
+// and then the probes that did not finish are nil.
 func (b *Browser) Run(ctx context.Context, probes []Probe, o RunOptions) ([][]scenarios.Observation, error) {
 	o = o.withDefaults()
 	out := make([][]scenarios.Observation, len(probes))
@@ -105,7 +107,6 @@ func (b *Browser) Run(ctx context.Context, probes []Probe, o RunOptions) ([][]sc
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var (
-		done      atomic.Int64
 		silent    atomic.Int64 // probes in a row with no response at all
 		downErr   atomic.Value
 		progressM sync.Mutex
@@ -116,17 +117,20 @@ func (b *Browser) Run(ctx context.Context, probes []Probe, o RunOptions) ([][]sc
 		wg.Go(func() {
 			for origin := range work {
 				idx := byOrigin[origin]
-				b.runOrigin(runCtx, origin, runID, probes, idx, out, o, func(n int, anyResponse bool) {
+				b.runOrigin(runCtx, origin, runID, probes, idx, out, o, func(chunk []int, anyResponse bool) {
 					if anyResponse {
 						silent.Store(0)
-					} else if silent.Add(int64(n)) >= int64(o.GiveUpAfter) {
+					} else if silent.Add(int64(len(chunk))) >= int64(o.GiveUpAfter) {
 						downErr.CompareAndSwap(nil, fmt.Errorf("%w: %d probes in a row got no response", ErrTargetDown, silent.Load()))
 						cancel()
 					}
-					d := done.Add(int64(n))
-					if o.Progress != nil {
+					if o.OnChunk != nil {
+						obs := make([][]scenarios.Observation, len(chunk))
+						for k, i := range chunk {
+							obs[k] = out[i]
+						}
 						progressM.Lock()
-						o.Progress(int(d))
+						o.OnChunk(chunk, obs)
 						progressM.Unlock()
 					}
 				})
@@ -143,8 +147,7 @@ func (b *Browser) Run(ctx context.Context, probes []Probe, o RunOptions) ([][]sc
 	wg.Wait()
 
 	if err := ctx.Err(); err != nil {
-		fillMissing(probes, out, b.Version, scenarios.ErrorBrowser, "not run: interrupted")
-		return out, err
+		return out, err // probes not run stay nil: nothing was observed
 	}
 	if e, _ := downErr.Load().(error); e != nil {
 		fillMissing(probes, out, b.Version, scenarios.ErrorNetwork, "not run: "+e.Error())
@@ -155,7 +158,7 @@ func (b *Browser) Run(ctx context.Context, probes []Probe, o RunOptions) ([][]sc
 
 // runOrigin runs the probes idx of one origin in chunks on one tab.
 func (b *Browser) runOrigin(ctx context.Context, origin, runID string, probes []Probe, idx []int,
-	out [][]scenarios.Observation, o RunOptions, report func(n int, anyResponse bool)) {
+	out [][]scenarios.Observation, o RunOptions, report func(chunk []int, anyResponse bool)) {
 	if ctx.Err() != nil {
 		return
 	}
@@ -167,7 +170,7 @@ func (b *Browser) runOrigin(ctx context.Context, origin, runID string, probes []
 		for _, i := range idx {
 			out[i] = errored(probes[i], b.Version, scenarios.ErrorBrowser, err.Error())
 		}
-		report(len(idx), true)
+		report(idx, true)
 		return
 	}
 	defer page.close()
@@ -184,7 +187,7 @@ func (b *Browser) runOrigin(ctx context.Context, origin, runID string, probes []
 			for _, i := range chunk {
 				out[i] = errored(probes[i], b.Version, scenarios.ErrorBrowser, "browser: "+err.Error())
 			}
-			report(len(chunk), true)
+			report(chunk, true)
 			continue
 		}
 		anyResponse := false
@@ -196,7 +199,7 @@ func (b *Browser) runOrigin(ctx context.Context, origin, runID string, probes []
 				}
 			}
 		}
-		report(len(chunk), anyResponse)
+		report(chunk, anyResponse)
 	}
 }
 
@@ -213,6 +216,7 @@ type jsResult struct {
 	OK       bool              `json:"ok"`
 	Status   int               `json:"status"`
 	TimedOut bool              `json:"timedOut"`
+	NotRun   bool              `json:"notRun"`
 	Error    string            `json:"error"`
 	Readable map[string]string `json:"readable"`
 	Ms       float64           `json:"ms"`
@@ -225,10 +229,12 @@ type jsResult struct {
 // batchJS runs groups of fetches: groups in parallel (limit at a time), the
 // fetches of a group in order. Each fetch has its own timeout, measured from
 // its own start, and reports the response headers script can read.
-const batchJS = `(async (specs, groups, limit, timeoutMs) => {
+const batchJS = `(async (specs, groups, limit, timeoutMs, giveUpAfter) => {
   const results = new Array(specs.length);
+  let silent = 0;
   async function one(i) {
     const s = specs[i];
+    if (silent >= giveUpAfter) { results[i] = {ok: false, notRun: true, error: "", ms: 0}; return; }
     const t0 = performance.now();
     const ctl = new AbortController();
     let timedOut = false;
@@ -239,8 +245,10 @@ const batchJS = `(async (specs, groups, limit, timeoutMs) => {
       const readable = {};
       for (const [k, v] of r.headers) readable[k] = v;
       try { await r.arrayBuffer(); } catch (e) {}
+      silent = 0;
       results[i] = {ok: true, status: r.status, readable, ms: performance.now() - t0};
     } catch (e) {
+      if (timedOut) silent++;
       results[i] = {ok: false, timedOut, error: String(e), ms: performance.now() - t0};
     } finally { clearTimeout(timer); }
   }
@@ -282,7 +290,7 @@ func (p *originPage) runChunk(ctx context.Context, runID string, probes []Probe,
 		}
 		groups = append(groups, g)
 	}
-	args, err := json.Marshal([]any{specs, groups, o.Concurrency, o.Timeout.Milliseconds()})
+	args, err := json.Marshal([]any{specs, groups, o.Concurrency, o.Timeout.Milliseconds(), max(o.Concurrency, 6)})
 	if err != nil {
 		return nil, err
 	}
@@ -367,6 +375,9 @@ func (c *collector) lookupFetch(token string, seq int) (actual, preflight *netRe
 // seen, a preflight sent before it has been seen too. Callers hold c.mu.
 func (c *collector) complete(token string, seq int, js jsResult) bool {
 	actual, pf := c.lookupFetch(token, seq)
+	if js.NotRun {
+		return true
+	}
 	if actual == nil {
 		// A fetch stopped before any request (mixed content, bad header) has no events.
 		return !js.OK && !js.TimedOut && !strings.Contains(js.Error, "Failed to fetch")
@@ -432,6 +443,9 @@ func (c *collector) observe(origin, token string, seq int, f Fetch, js jsResult,
 	switch {
 	case js.OK:
 		ob.Outcome = scenarios.Allowed
+	case js.NotRun:
+		ob.Outcome, ob.ErrorKind = scenarios.Errored, scenarios.ErrorTimeout
+		ob.Error = "not run: " + ErrTargetDown.Error() + " (earlier fetches in this batch timed out)"
 	case js.TimedOut:
 		ob.Outcome, ob.ErrorKind = scenarios.Errored, scenarios.ErrorTimeout
 		ob.Error = fmt.Sprintf("timed out: no response after %s", (time.Duration(js.Ms) * time.Millisecond).Round(time.Millisecond))

@@ -39,26 +39,25 @@ type explanationRow struct {
 	fix      string
 }
 
-// explanations maps Chrome's corsError (without the Preflight prefix where
-// both exist) to words. %[1]s is the origin, %[2]s the failed parameter.
+
 var explanations = map[CorsError]explanationRow{
 	"MissingAllowOriginHeader": {fixAllowOrigin, "Access-Control-Allow-Origin",
-		"the response has no Access-Control-Allow-Origin header, so the browser will not let %[1]s read it",
-		"Send Access-Control-Allow-Origin: %[1]s on every response to an allowed origin, error responses (4xx/5xx) and OPTIONS included."},
+		"the response has no Access-Control-Allow-Origin header, so the browser will not let {origin} read it",
+		"Send Access-Control-Allow-Origin: {origin} on every response to an allowed origin, error responses (4xx/5xx) and OPTIONS included."},
 	"AllowOriginMismatch": {fixAllowOrigin, "Access-Control-Allow-Origin",
-		"the server allowed a different origin (%[2]s), not %[1]s",
-		"Echo the request's exact Origin (%[1]s) when it is allowed, instead of a fixed value."},
+		"the server allowed a different origin ({param}), not {origin}",
+		"Echo the request's exact Origin ({origin}) when it is allowed, instead of a fixed value."},
 	"MultipleAllowOriginValues": {fixOneOrigin, "Access-Control-Allow-Origin",
-		"Access-Control-Allow-Origin carries several values (%[2]s); browsers accept exactly one",
+		"Access-Control-Allow-Origin carries several values ({param}); browsers accept exactly one",
 		"Send one Access-Control-Allow-Origin value: two layers (app and proxy, CDN or framework) both add it; remove one."},
 	"InvalidAllowOriginValue": {fixAllowOrigin, "Access-Control-Allow-Origin",
-		"Access-Control-Allow-Origin is not a valid origin (%[2]s)",
-		"Send the origin exactly as scheme://host[:port], with no path or trailing slash: %[1]s."},
+		"Access-Control-Allow-Origin is not a valid origin ({param})",
+		"Send the origin exactly as scheme://host[:port], with no path or trailing slash: {origin}."},
 	"WildcardOriginNotAllowed": {fixWildcard, "Access-Control-Allow-Origin",
 		"the server answered Access-Control-Allow-Origin: * to a request with credentials, which browsers never accept",
-		"For credentialed requests echo the origin (%[1]s) instead of *, send Access-Control-Allow-Credentials: true and Vary: Origin."},
+		"For credentialed requests echo the origin ({origin}) instead of *, send Access-Control-Allow-Credentials: true and Vary: Origin."},
 	"InvalidAllowCredentials": {fixCredentials, "Access-Control-Allow-Credentials",
-		"the request carries credentials but Access-Control-Allow-Credentials is not exactly true (got %[2]q)",
+		"the request carries credentials but Access-Control-Allow-Credentials is not exactly true (got "{param}")",
 		"Send Access-Control-Allow-Credentials: true (lower case, exactly) with the echoed origin on credentialed responses and preflights."},
 	"PreflightInvalidStatus": {fixPreflightStatus, "",
 		"the preflight (OPTIONS) got a non-2xx status: often an auth middleware or a missing OPTIONS route",
@@ -67,16 +66,16 @@ var explanations = map[CorsError]explanationRow{
 		"the preflight (OPTIONS) was answered with a redirect; browsers never follow redirects for preflights",
 		"Do not redirect OPTIONS (no http→https or trailing-slash redirect): answer it at the requested URL, or point clients at the final URL."},
 	"MethodDisallowedByPreflightResponse": {fixMethods, "Access-Control-Allow-Methods",
-		"method %[2]s is not listed in Access-Control-Allow-Methods of the preflight response (the list is case-sensitive)",
-		"List %[2]s, spelled exactly so, in Access-Control-Allow-Methods on the preflight response."},
+		"method {param} is not listed in Access-Control-Allow-Methods of the preflight response (the list is case-sensitive)",
+		"List {param}, spelled exactly so, in Access-Control-Allow-Methods on the preflight response."},
 	"HeaderDisallowedByPreflightResponse": {fixHeaders, "Access-Control-Allow-Headers",
-		"request header %[2]s is not listed in Access-Control-Allow-Headers of the preflight response",
-		"List %[2]s in Access-Control-Allow-Headers on the preflight response (Authorization must be listed by name; * does not cover it with credentials)."},
+		"request header {param} is not listed in Access-Control-Allow-Headers of the preflight response",
+		"List {param} in Access-Control-Allow-Headers on the preflight response (Authorization must be listed by name; * does not cover it with credentials)."},
 	"InvalidAllowMethodsPreflightResponse": {fixMethods, "Access-Control-Allow-Methods",
-		"Access-Control-Allow-Methods is not a comma-separated list of tokens (%[2]q)",
+		"Access-Control-Allow-Methods is not a comma-separated list of tokens ("{param}")",
 		"Send Access-Control-Allow-Methods as a comma-separated list of method names, e.g. GET, POST, PUT."},
 	"InvalidAllowHeadersPreflightResponse": {fixHeaders, "Access-Control-Allow-Headers",
-		"Access-Control-Allow-Headers is not a comma-separated list of header names (%[2]q)",
+		"Access-Control-Allow-Headers is not a comma-separated list of header names ("{param}")",
 		"Send Access-Control-Allow-Headers as a comma-separated list of header names."},
 }
 
@@ -109,10 +108,11 @@ func Explain(o Observation) Explanation {
 	if key.IsPreflight() && !strings.HasPrefix(string(key), "Preflight") || strings.HasPrefix(string(key), "Preflight") {
 		where = "preflight: "
 	}
+	fill := strings.NewReplacer("{origin}", o.Request.Origin, "{param}", param).Replace
 	e := Explanation{
-		Sentence: where + fmt.Sprintf(row.sentence, o.Request.Origin, param),
+		Sentence: where + fill(row.sentence),
 		Header:   row.header,
-		Fix:      fmt.Sprintf(row.fix, o.Request.Origin, param),
+		Fix:      fill(row.fix),
 		Snippets: snippets(row.kind, o),
 	}
 	return e

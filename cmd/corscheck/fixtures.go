@@ -1,0 +1,59 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/corscheck/corscheck/fixtures"
+	"github.com/corscheck/corscheck/scenarios"
+)
+
+func cmdFixtures(args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		return usageErr("fixtures: want `fixtures list` or `fixtures serve NAME [--addr HOST:PORT]`")
+	}
+	switch args[0] {
+	case "list":
+		for _, n := range fixtures.Names() {
+			fmt.Fprintln(stdout, n)
+		}
+		return nil
+	case "serve":
+		fs := flag.NewFlagSet("fixtures serve", flag.ContinueOnError)
+		fs.SetOutput(stderr)
+		addr := fs.String("addr", "127.0.0.1:0", "loopback address to listen on")
+		policyPath := fs.String("policy", "", "policy the fixture implements (default: the shared sample policy)")
+		pos, err := parseInterleaved(fs, args[1:])
+		if err != nil {
+			return &exitError{2, errors.New("")}
+		}
+		if len(pos) != 1 {
+			return usageErr("fixtures serve takes one NAME; `corscheck fixtures list` shows them")
+		}
+		var p *scenarios.Policy
+		if *policyPath != "" {
+			p, err = scenarios.LoadPolicy(*policyPath)
+		} else {
+			p, err = fixtures.Policy("sample")
+		}
+		if err != nil {
+			return &exitError{2, err}
+		}
+		srv, err := fixtures.Start(pos[0], p, *addr)
+		if err != nil {
+			return &exitError{2, err}
+		}
+		defer srv.Close()
+		fmt.Fprintln(stdout, srv.URL)
+		sig := make(chan os.Signal, 1)
+		signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+		<-sig
+		return nil
+	}
+	return usageErr("fixtures: unknown subcommand %q (list, serve)", args[0])
+}

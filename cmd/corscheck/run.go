@@ -1,0 +1,125 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/url"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/corscheck/corscheck/reports"
+	"github.com/corscheck/corscheck/scenarios"
+	"github.com/corscheck/corscheck/suite"
+)
+
+func cmdRun(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfg := suite.Config{Out: "corscheck-report", Version: toolVersion(), Progress: stderr}
+	cfg.RegisterFlags(fs)
+	var f suite.Filter
+	fs.StringVar(&f.LabelFilter, "label-filter", "", "Ginkgo label filter, e.g. 'family:origins && credentials:include'")
+	var focus listFlag
+	fs.Var(&focus, "focus", "run only cases whose ID or title matches this regular expression (repeatable)")
+	list := fs.Bool("list", false, "print the matrix (case IDs per family) and exit without probing")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "Usage: corscheck run [flags]\n\nRuns the conformance matrix for a policy against a target in headless Chrome.\nWith neither --policy nor --target it runs the built-in demo.\nExit status: 0 every case passed, 1 a case failed or errored, 2 usage/policy/environment error.\n\nFlags:")
+		fs.PrintDefaults()
+	}
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
+		return &exitError{2, errors.New("")}
+	}
+	if len(pos) > 0 {
+		return usageErr("run takes no arguments (got %q); use --target URL", pos[0])
+	}
+	f.Focus = focus
+	if *list {
+		cfg.Progress = nil
+	}
+	s, err := suite.Prepare(cfg)
+	if err != nil {
+		return &exitError{2, err}
+	}
+	if *list {
+		defer s.Close()
+		printMatrix(stdout, s.Cases)
+		return nil
+	}
+	announce(stderr, s)
+	res, err := suite.RunInProcess(context.Background(), s, f, io.Discard)
+	if err != nil {
+		return &exitError{2, err}
+	}
+	if res == nil {
+		return &exitError{2, errors.New("the suite did not run (browser failed to start?)")}
+	}
+	printFailures(stdout, res)
+	report := filepath.Join(cfg.Out, "report.html")
+	fmt.Fprintf(stdout, "%s · report: %s\n", suite.Summary(res), report)
+	if res.Interrupted {
+		return &exitError{1, errors.New("interrupted: partial results written")}
+	}
+	if res.Summary.Failed+res.Summary.Errored > 0 {
+		return &exitError{1, nil}
+	}
+	return nil
+}
+
+// announce makes the traffic visible: how many requests of which methods go where.
+func announce(w io.Writer, s *suite.Session) {
+	methods := map[string]bool{"OPTIONS": true}
+	fetches := 0
+	for _, c := range s.Cases {
+		if c.SkipReason == "" {
+			methods[scenarios.NormalizeMethod(c.Request.Method)] = true
+			fetches += c.Fetches()
+		}
+	}
+	var ms []string
+	for m := range methods {
+		ms = append(ms, m)
+	}
+	sort.Strings(ms)
+	u, _ := url.Parse(s.Target)
+	fmt.Fprintf(w, "corscheck: %d cases, up to %d fetches plus preflights to %s (methods %s), empty bodies, query parameter __corscheck marks each\n",
+		len(s.Cases), fetches, u.Host, strings.Join(ms, ", "))
+}
+
+func printMatrix(w io.Writer, cases []scenarios.Case) {
+	counts := scenarios.FamilyCounts(cases)
+	for _, fam := range scenarios.Families {
+		if counts[fam] == 0 {
+			continue
+		}
+		fmt.Fprintf(w, "%s (%d)\n", fam, counts[fam])
+		for _, c := range cases {
+			if c.Family == fam {
+				fmt.Fprintf(w, "  %-70s expect %s\n", c.ID, c.Expected.Outcome)
+			}
+		}
+	}
+	fmt.Fprintf(w, "%d cases\n", len(cases))
+}
+
+// printFailures prints the findings, each with a few of its cases, so a CI
+// log says what broke without opening the report.
+func printFailures(w io.Writer, res *reports.Results) {
+	for _, f := range res.Findings {
+		fmt.Fprintf(w, "%s: %s\n", strings.ToUpper(f.Severity), f.Message)
+		if f.Fix != "" {
+			fmt.Fprintf(w, "  fix: %s\n", f.Fix)
+		}
+		for i, id := range f.Cases {
+			if i == 3 {
+				fmt.Fprintf(w, "  ... and %d more\n", len(f.Cases)-3)
+				break
+			}
+			fmt.Fprintf(w, "  - %s\n", id)
+		}
+	}
+}

@@ -1,0 +1,155 @@
+package reports
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"html/template"
+	"sort"
+	"strings"
+)
+
+// reportJS is the page's only script: the failures-only and family filters.
+// The Content-Security-Policy allows exactly this script by hash, so even
+// markup a hostile target smuggles into a header value could not run.
+const reportJS = `
+(function () {
+  var only = document.getElementById("only-failures");
+  var fam = document.getElementById("family");
+  var q = document.getElementById("q");
+  function apply() {
+    var rows = document.querySelectorAll("tr.case");
+    var needle = q.value.toLowerCase();
+    rows.forEach(function (tr) {
+      var show = (!only.checked || tr.dataset.verdict !== "pass" && tr.dataset.verdict !== "skipped") &&
+        (fam.value === "" || tr.dataset.family === fam.value) &&
+        (needle === "" || tr.textContent.toLowerCase().indexOf(needle) >= 0);
+      tr.hidden = !show;
+      var d = document.getElementById("d-" + tr.dataset.id);
+      if (d) d.hidden = !show;
+    });
+  }
+  [only, fam, q].forEach(function (el) { el.addEventListener("input", apply); });
+  apply();
+})();
+`
+
+const reportCSS = `
+:root{--pass:#1a7f37;--fail:#cf222e;--error:#9a6700;--skip:#57606a;--bg:#fff;--fg:#1f2328;--muted:#59636e;--line:#d1d9e0}
+*{box-sizing:border-box}body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:0;color:var(--fg);background:var(--bg)}
+header,main{max-width:1200px;margin:0 auto;padding:16px}
+h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:24px 0 8px;border-bottom:1px solid var(--line);padding-bottom:4px}
+.meta{color:var(--muted);font-size:13px}.meta code{word-break:break-all}
+.counts{display:flex;gap:12px;flex-wrap:wrap;margin:12px 0}.count{border:1px solid var(--line);border-radius:6px;padding:8px 14px;min-width:90px}
+.count b{display:block;font-size:22px}.pass{color:var(--pass)}.fail{color:var(--fail)}.error{color:var(--error)}.skipped{color:var(--skip)}
+table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:4px 6px;border-bottom:1px solid var(--line);vertical-align:top}
+td.v{font-weight:600;white-space:nowrap}code,pre{font:12px ui-monospace,SFMono-Regular,Menlo,monospace}pre{white-space:pre-wrap;word-break:break-all;background:#f6f8fa;padding:8px;border-radius:6px;margin:4px 0}
+.filters{display:flex;gap:12px;flex-wrap:wrap;align-items:center;margin:8px 0;position:sticky;top:0;background:var(--bg);padding:8px 0;border-bottom:1px solid var(--line)}
+details{border:1px solid var(--line);border-radius:6px;margin:6px 0;padding:6px 10px}summary{cursor:pointer}
+.finding{border-left:4px solid var(--fail);padding:4px 10px;margin:6px 0}.finding.warning{border-color:var(--error)}
+@media (max-width:700px){td.title{display:none}.count{min-width:70px}}
+@media print{.filters{display:none}details{break-inside:avoid}details>*{display:block}}
+`
+
+var reportTmpl = template.Must(template.New("report").Funcs(template.FuncMap{
+	"headers": sortedHeaders,
+	"lower":   strings.ToLower,
+}).Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; script-src '{{.ScriptHash}}'; img-src data:">
+<title>corscheck report: {{.R.Target}}</title>
+<style>{{.CSS}}</style></head>
+<body><header>
+<h1>corscheck conformance report</h1>
+<div class="meta">target <code>{{.R.Target}}</code> · {{.R.Browser}} · started {{.R.StartedAt}} · {{printf "%.1f" .Seconds}} s · {{.R.Tool.Name}} {{.R.Tool.Version}}{{if .R.Interrupted}} · <b class="error">interrupted: partial results</b>{{end}}</div>
+<div class="counts">
+<div class="count"><b>{{.R.Summary.Total}}</b>cases</div>
+<div class="count pass"><b>{{.R.Summary.Passed}}</b>passed</div>
+<div class="count fail"><b>{{.R.Summary.Failed}}</b>failed</div>
+<div class="count error"><b>{{.R.Summary.Errored}}</b>errored</div>
+<div class="count skipped"><b>{{.R.Summary.Skipped}}</b>skipped</div>
+</div>
+{{if .R.Findings}}<h2>Findings</h2>{{range .R.Findings}}<div class="finding {{.Severity}}"><b>{{.Severity}}</b> {{.Message}}{{if .Fix}}<br>Fix: {{.Fix}}{{end}}</div>{{end}}{{end}}
+<details><summary>Policy</summary><pre>{{.PolicyJSON}}</pre></details>
+</header>
+<main>
+<div class="filters">
+<label><input type="checkbox" id="only-failures"{{if or .R.Summary.Failed .R.Summary.Errored}} checked{{end}}> failures only</label>
+<label>family <select id="family"><option value="">all</option>{{range .Families}}<option>{{.}}</option>{{end}}</select></label>
+<label>search <input id="q" type="search" placeholder="origin, method, header…"></label>
+</div>
+<h2>Cases</h2>
+<table><thead><tr><th>verdict</th><th>case</th><th class="title">what happened</th></tr></thead><tbody>
+{{range .R.Cases}}<tr class="case" data-verdict="{{.Verdict}}" data-family="{{.Family}}" data-id="{{.ID}}"><td class="v {{.Verdict}}">{{.Verdict}}</td><td><a href="#d-{{.ID}}"><code>{{.ID}}</code></a></td><td class="title">{{.Message}}</td></tr>
+{{end}}</tbody></table>
+<h2>Evidence</h2>
+{{range .R.Cases}}<details id="d-{{.ID}}"{{if or (eq .Verdict.String "fail") (eq .Verdict.String "error")}} open{{end}}>
+<summary><b class="{{.Verdict}}">{{.Verdict}}</b> <code>{{.ID}}</code>: {{.Title}}</summary>
+<p>{{.Message}}</p>
+{{if .Fix}}<p><b>Fix:</b> {{.Fix}}</p>{{end}}
+<p>Expected <b>{{.Expected.Outcome}}</b>, Chrome: <b>{{.Observed.Outcome}}</b>{{if .Observed.CorsError}} · corsError <code>{{.Observed.CorsError}}</code>{{end}}{{if .Observed.FailedParameter}} · failedParameter <code>{{.Observed.FailedParameter}}</code>{{end}}{{if .Header}} · header at fault <code>{{.Header}}</code>{{end}}</p>
+{{if .Observed.ConsoleMessage}}<pre>{{.Observed.ConsoleMessage}}</pre>{{end}}
+{{if .Observed.Error}}<pre>{{.Observed.Error}}</pre>{{end}}
+<p><b>Request</b> <code>{{.Request.Method}} {{.Request.URL}}</code> from <code>{{.Request.Origin}}</code>, credentials {{.Request.Credentials}}</p>
+{{with .Observed.Preflight}}<p><b>Preflight</b> status {{.Status}}</p><pre>{{headers .RequestHeaders}}</pre><pre>{{headers .ResponseHeaders}}</pre>{{end}}
+{{with .Observed.Response}}<p><b>Response</b> status {{.Status}}</p><pre>{{headers .Headers}}</pre>{{end}}
+{{range .Repeats}}<p><b>Repeat</b>: {{.Outcome}}{{if .Preflight}}, preflight sent{{else}}, no preflight{{end}}</p>{{end}}
+{{with .Explanation}}{{if .Snippets}}<details><summary>Fix in your stack</summary>{{range $k, $v := .Snippets}}<p><b>{{$k}}</b></p><pre>{{$v}}</pre>{{end}}</details>{{end}}{{end}}
+{{if .Spec}}<p class="meta">Fetch Standard: <code>{{.Spec}}</code></p>{{end}}
+</details>
+{{end}}
+</main>
+<script>{{.JS}}</script>
+</body></html>
+`))
+
+// HTML renders report.html: self-contained (inline CSS and one hashed
+// inline script, no external requests), every value escaped.
+func (r *Results) HTML() ([]byte, error) {
+	fams := map[string]bool{}
+	var families []string
+	for _, c := range r.Cases {
+		if !fams[c.Family] {
+			fams[c.Family] = true
+			families = append(families, c.Family)
+		}
+	}
+	policy := []byte("null")
+	if r.Policy != nil {
+		var err error
+		if policy, err = marshalIndent(r.Policy); err != nil {
+			return nil, err
+		}
+	}
+	sum := sha256.Sum256([]byte(reportJS))
+	var buf bytes.Buffer
+	err := reportTmpl.Execute(&buf, map[string]any{
+		"R":          r,
+		"CSS":        template.CSS(reportCSS),
+		"JS":         template.JS(reportJS),
+		"ScriptHash": "sha256-" + base64.StdEncoding.EncodeToString(sum[:]),
+		"Seconds":    r.DurationMs / 1000,
+		"Families":   families,
+		"PolicyJSON": string(policy),
+	})
+	return buf.Bytes(), err
+}
+
+func sortedHeaders(h map[string]string) string {
+	names := make([]string, 0, len(h))
+	for k := range h {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	var b strings.Builder
+	for _, k := range names {
+		for _, v := range strings.Split(h[k], "\n") {
+			b.WriteString(k + ": " + v + "\n")
+		}
+	}
+	return b.String()
+}
+
+func marshalIndent(v any) ([]byte, error) { return json.MarshalIndent(v, "", "  ") }

@@ -1,0 +1,306 @@
+// Package reports reads typed results and writes results.json, junit.xml
+// and report.html. It never decides pass or fail: verdicts come in.
+package reports
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/corscheck/corscheck/scenarios"
+)
+
+// Schema identifies the results.json format.
+const Schema = "corscheck.results/v1"
+
+// Tool names the program that wrote a results file.
+type Tool struct {
+	Name    string `json:"name"`
+	Version string `json:"version"`
+}
+
+// Summary counts verdicts.
+type Summary struct {
+	Total   int `json:"total"`
+	Passed  int `json:"passed"`
+	Failed  int `json:"failed"`
+	Errored int `json:"errored"`
+	Skipped int `json:"skipped"`
+}
+
+// CaseResult is one case in results.json.
+type CaseResult struct {
+	ID       string                `json:"id"`
+	Family   string                `json:"family"`
+	Title    string                `json:"title"`
+	Labels   []string              `json:"labels"`
+	Spec     string                `json:"spec,omitempty"`
+	Severity string                `json:"severity,omitempty"`
+	Request  scenarios.Request     `json:"request"`
+	Expected scenarios.Expected    `json:"expected"`
+	Observed scenarios.Observation `json:"observed"`
+	// Repeats holds the observations of fetches after the first (cache cases).
+	Repeats     []scenarios.Observation `json:"repeats,omitempty"`
+	Verdict     scenarios.Verdict       `json:"verdict"`
+	Message     string                  `json:"message"`
+	Fix         string                  `json:"fix"`
+	Header      string                  `json:"header,omitempty"`
+	Explanation *scenarios.Explanation  `json:"explanation,omitempty"`
+}
+
+// Finding groups failed cases that share one cause.
+type Finding struct {
+	ID       string   `json:"id"`
+	Severity string   `json:"severity"`
+	Message  string   `json:"message"`
+	Fix      string   `json:"fix,omitempty"`
+	Cases    []string `json:"cases"`
+}
+
+// Results is the whole results.json document.
+type Results struct {
+	Schema     string            `json:"schema"`
+	Tool       Tool              `json:"tool"`
+	Browser    string            `json:"browser"`
+	Target     string            `json:"target"`
+	Policy     *scenarios.Policy `json:"policy"`
+	StartedAt  string            `json:"startedAt"`
+	DurationMs float64           `json:"durationMs"`
+	Summary    Summary           `json:"summary"`
+	Cases      []CaseResult      `json:"cases"`
+	Findings   []Finding         `json:"findings"`
+	// Interrupted is true when the run was stopped before every case ran.
+	Interrupted bool `json:"interrupted,omitempty"`
+}
+
+// NewCaseResult joins a case, its observations and its judgement.
+func NewCaseResult(c scenarios.Case, obs []scenarios.Observation, j scenarios.Judgement) CaseResult {
+	r := CaseResult{
+		ID: c.ID, Family: c.Family, Title: c.Title, Labels: c.Labels, Spec: c.Spec, Severity: c.Severity,
+		Request: c.Request, Expected: c.Expected, Verdict: j.Verdict, Message: j.Message, Fix: j.Fix, Header: j.Header,
+	}
+	if len(obs) > 0 {
+		r.Observed = obs[0]
+		r.Repeats = obs[1:]
+		if obs[0].Outcome == scenarios.Blocked || j.Verdict == scenarios.Fail {
+			e := scenarios.Explain(obs[0])
+			r.Explanation = &e
+		}
+	} else {
+		r.Observed = scenarios.Observation{Request: c.Request, ReadableHeaders: map[string]*string{}}
+	}
+	if r.Labels == nil {
+		r.Labels = []string{}
+	}
+	return r
+}
+
+// Finish sorts the cases, computes the summary and findings, and fills the
+// document's header fields.
+func (r *Results) Finish() {
+	r.Schema = Schema
+	if r.Tool.Name == "" {
+		r.Tool.Name = "corscheck"
+	}
+	rank := map[string]int{}
+	for i, f := range scenarios.Families {
+		rank[f] = i
+	}
+	sort.SliceStable(r.Cases, func(i, j int) bool {
+		a, b := r.Cases[i], r.Cases[j]
+		if rank[a.Family] != rank[b.Family] {
+			return rank[a.Family] < rank[b.Family]
+		}
+		return a.ID < b.ID
+	})
+	r.Summary = Summary{Total: len(r.Cases)}
+	for _, c := range r.Cases {
+		switch c.Verdict {
+		case scenarios.Pass:
+			r.Summary.Passed++
+		case scenarios.Fail:
+			r.Summary.Failed++
+		case scenarios.Error:
+			r.Summary.Errored++
+		case scenarios.Skipped:
+			r.Summary.Skipped++
+		}
+		if r.Browser == "" && c.Observed.Browser != "" {
+			r.Browser = c.Observed.Browser
+		}
+	}
+	r.Findings = findings(r.Cases)
+}
+
+// findings groups failing and erroring cases by cause: hostile origins by
+// kind, blocks by Chrome's reason, other checks by the header at fault.
+func findings(cases []CaseResult) []Finding {
+	byKey := map[string]*Finding{}
+	var order []string
+	for _, c := range cases {
+		if c.Verdict != scenarios.Fail && c.Verdict != scenarios.Error {
+			continue
+		}
+		key, msg := findingKey(c)
+		f := byKey[key]
+		if f == nil {
+			sev := c.Severity
+			if sev == "" || c.Verdict == scenarios.Error {
+				sev = "error"
+			}
+			f = &Finding{ID: key, Severity: sev, Message: msg, Fix: c.Fix}
+			byKey[key] = f
+			order = append(order, key)
+		}
+		f.Cases = append(f.Cases, c.ID)
+	}
+	out := make([]Finding, 0, len(order))
+	for _, k := range order {
+		f := byKey[k]
+		f.Message = fmt.Sprintf("%s (%d case%s)", f.Message, len(f.Cases), plural(len(f.Cases)))
+		out = append(out, *f)
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Severity == "error" && out[j].Severity != "error" })
+	return out
+}
+
+func findingKey(c CaseResult) (string, string) {
+	o := c.Observed
+	switch {
+	case c.Verdict == scenarios.Error:
+		kind := string(o.ErrorKind)
+		if kind == "" {
+			kind = "unknown"
+		}
+		return "error." + kind, "no CORS verdict: " + firstLine(o.Error)
+	case c.Expected.Outcome == scenarios.Blocked && o.Outcome == scenarios.Allowed:
+		kind := "origin"
+		for _, l := range c.Labels {
+			if strings.HasPrefix(l, "hostile:") {
+				kind = strings.TrimPrefix(l, "hostile:")
+			}
+		}
+		if !hasLabel(c.Labels, "origin:hostile") {
+			return "allowed." + c.Family, "Chrome allowed requests the policy refuses (" + c.Family + ")"
+		}
+		return "hostile-origin-allowed." + kind, fmt.Sprintf("a %s origin the policy refuses was allowed, e.g. %s", kind, c.Request.Origin)
+	case o.Outcome == scenarios.Blocked:
+		return "blocked." + string(o.CorsError), fmt.Sprintf("Chrome blocked requests the policy allows: %s", explanationSentence(c))
+	default:
+		return "check." + c.Family, checkMessages[c.Family]
+	}
+}
+
+// checkMessages describe failures of the checks that are not allowed/blocked.
+var checkMessages = map[string]string{
+	"expose": "script cannot read the headers the policy exposes, or can read headers it does not (Access-Control-Expose-Headers)",
+	"cache":  "preflights are not cached as the policy's maxAge says (Access-Control-Max-Age)",
+	"vary":   "responses whose Access-Control-Allow-Origin echoes the origin lack Vary: Origin, so shared caches can serve one origin's answer to another",
+}
+
+func explanationSentence(c CaseResult) string {
+	if c.Explanation != nil {
+		return string(c.Observed.CorsError) + ": " + c.Explanation.Sentence
+	}
+	return string(c.Observed.CorsError)
+}
+
+func hasLabel(labels []string, l string) bool {
+	for _, x := range labels {
+		if x == l {
+			return true
+		}
+	}
+	return false
+}
+
+func firstLine(s string) string {
+	s, _, _ = strings.Cut(s, "\n")
+	return s
+}
+
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
+}
+
+// ReadResults loads a results.json, checking the schema.
+func ReadResults(path string) (*Results, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var r Results
+	if err := json.Unmarshal(data, &r); err != nil {
+		return nil, fmt.Errorf("%s: not a corscheck results file: %w", path, err)
+	}
+	if r.Schema != Schema {
+		return nil, fmt.Errorf("%s: schema %q, want %q", path, r.Schema, Schema)
+	}
+	return &r, nil
+}
+
+// WriteFileAtomic writes via a temporary file and a rename, so a killed run
+// never leaves a truncated file behind.
+func WriteFileAtomic(path string, data []byte) error {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
+
+// JSON renders results.json.
+func (r *Results) JSON() ([]byte, error) {
+	b, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	return append(b, '\n'), nil
+}
+
+// WriteAll writes results.json, junit.xml and report.html into dir.
+func (r *Results) WriteAll(dir string) error {
+	js, err := r.JSON()
+	if err != nil {
+		return err
+	}
+	ju, err := r.JUnit()
+	if err != nil {
+		return err
+	}
+	html, err := r.HTML()
+	if err != nil {
+		return err
+	}
+	for name, data := range map[string][]byte{"results.json": js, "junit.xml": ju, "report.html": html} {
+		if err := WriteFileAtomic(filepath.Join(dir, name), data); err != nil {
+			return fmt.Errorf("write %s: %w", name, err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,122 @@
+package suite
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+
+	"github.com/corscheck/corscheck/reports"
+	"github.com/corscheck/corscheck/scenarios"
+)
+
+// entryName is the report entry that carries a case's result as JSON, so
+// results survive Ginkgo's parallel mode (where entries travel as JSON).
+const entryName = "corscheck.case"
+
+// Define builds the spec tree from the session's matrix: a Describe per
+// family, an It per case labelled from its data. Call it before RunSpecs.
+// When written is non-nil, the results document is passed to it after the
+// suite (the CLI uses it for exit codes and the summary line).
+func Define(s *Session, written func(*reports.Results)) {
+	RegisterFailHandler(Fail)
+	BeforeSuite(func(ctx SpecContext) {
+		Expect(s.StartBrowser(context.WithoutCancel(ctx))).To(Succeed())
+	})
+	AfterSuite(func() { s.Close() })
+
+	byFamily := map[string][]scenarios.Case{}
+	for _, c := range s.Cases {
+		byFamily[c.Family] = append(byFamily[c.Family], c)
+	}
+	for _, family := range scenarios.Families {
+		cases := byFamily[family]
+		if len(cases) == 0 {
+			continue
+		}
+		Describe(family, func() {
+			for _, c := range cases {
+				It(specName(c), Label(c.Labels...), func(ctx SpecContext) {
+					if c.SkipReason != "" {
+						record(c, nil, scenarios.Judge(c, nil))
+						Skip("skipped by the policy: " + c.SkipReason)
+					}
+					obs, err := s.Observe(ctx, c)
+					Expect(err).NotTo(HaveOccurred(), "probing %s", c.ID)
+					record(c, obs, scenarios.Judge(c, obs))
+					Expect(obs).To(ConformTo(c))
+				})
+			}
+		})
+	}
+
+	ReportAfterSuite("corscheck results", func(r Report) {
+		res := s.Results(r)
+		if written != nil {
+			written(res)
+		}
+		if s.Config.Out != "" {
+			Expect(res.WriteAll(s.Config.Out)).To(Succeed())
+		}
+	})
+}
+
+func record(c scenarios.Case, obs []scenarios.Observation, j scenarios.Judgement) {
+	b, err := json.Marshal(reports.NewCaseResult(c, obs, j))
+	Expect(err).NotTo(HaveOccurred())
+	AddReportEntry(entryName, string(b), ReportEntryVisibilityNever)
+}
+
+// Results builds results.json from Ginkgo's report: every spec's entry
+// (from all parallel processes), plus, after an interrupt, the cases this
+// process observed whose specs never ran.
+func (s *Session) Results(r Report) *reports.Results {
+	res := &reports.Results{
+		Tool:      reports.Tool{Name: "corscheck", Version: s.Config.Version},
+		Browser:   s.Browser(),
+		Target:    s.Target,
+		Policy:    s.Policy,
+		StartedAt: s.Started.UTC().Format(time.RFC3339),
+	}
+	seen := map[string]bool{}
+	for _, sr := range r.SpecReports {
+		for _, e := range sr.ReportEntries {
+			if e.Name != entryName {
+				continue
+			}
+			var cr reports.CaseResult
+			if err := json.Unmarshal([]byte(e.Value.String()), &cr); err != nil {
+				continue
+			}
+			seen[cr.ID] = true
+			res.Cases = append(res.Cases, cr)
+		}
+	}
+	for _, reason := range r.SpecialSuiteFailureReasons {
+		if strings.HasPrefix(reason, "Interrupted") || reason == "Suite Timeout Elapsed" {
+			res.Interrupted = true
+		}
+	}
+	if res.Interrupted {
+		observed := s.Observed()
+		for _, c := range s.Cases {
+			obs, ok := observed[c.ID]
+			if !ok || seen[c.ID] {
+				continue
+			}
+			res.Cases = append(res.Cases, reports.NewCaseResult(c, obs, scenarios.Judge(c, obs)))
+		}
+	}
+	res.DurationMs = float64(time.Since(s.Started).Microseconds()) / 1000
+	res.Finish()
+	return res
+}
+
+// Summary renders a one-line summary: N passed, N failed, N errored.
+func Summary(r *reports.Results) string {
+	return fmt.Sprintf("%d passed, %d failed, %d errored", r.Summary.Passed, r.Summary.Failed, r.Summary.Errored)
+}
