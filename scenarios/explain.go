@@ -57,7 +57,7 @@ var explanations = map[CorsError]explanationRow{
 		"the server answered Access-Control-Allow-Origin: * to a request with credentials, which browsers never accept",
 		"For credentialed requests echo the origin ({origin}) instead of *, send Access-Control-Allow-Credentials: true and Vary: Origin."},
 	"InvalidAllowCredentials": {fixCredentials, "Access-Control-Allow-Credentials",
-		"the request carries credentials but Access-Control-Allow-Credentials is not exactly true (got "{param}")",
+		"the request carries credentials but Access-Control-Allow-Credentials is not exactly true (got \"{param}\")",
 		"Send Access-Control-Allow-Credentials: true (lower case, exactly) with the echoed origin on credentialed responses and preflights."},
 	"PreflightInvalidStatus": {fixPreflightStatus, "",
 		"the preflight (OPTIONS) got a non-2xx status: often an auth middleware or a missing OPTIONS route",
@@ -72,10 +72,10 @@ var explanations = map[CorsError]explanationRow{
 		"request header {param} is not listed in Access-Control-Allow-Headers of the preflight response",
 		"List {param} in Access-Control-Allow-Headers on the preflight response (Authorization must be listed by name; * does not cover it with credentials)."},
 	"InvalidAllowMethodsPreflightResponse": {fixMethods, "Access-Control-Allow-Methods",
-		"Access-Control-Allow-Methods is not a comma-separated list of tokens ("{param}")",
+		"Access-Control-Allow-Methods is not a comma-separated list of tokens (\"{param}\")",
 		"Send Access-Control-Allow-Methods as a comma-separated list of method names, e.g. GET, POST, PUT."},
 	"InvalidAllowHeadersPreflightResponse": {fixHeaders, "Access-Control-Allow-Headers",
-		"Access-Control-Allow-Headers is not a comma-separated list of header names ("{param}")",
+		"Access-Control-Allow-Headers is not a comma-separated list of header names (\"{param}\")",
 		"Send Access-Control-Allow-Headers as a comma-separated list of header names."},
 }
 
@@ -108,7 +108,7 @@ func Explain(o Observation) Explanation {
 	if key.IsPreflight() && !strings.HasPrefix(string(key), "Preflight") || strings.HasPrefix(string(key), "Preflight") {
 		where = "preflight: "
 	}
-	fill := strings.NewReplacer("{origin}", o.Request.Origin, "{param}", param).Replace
+	fill := strings.NewReplacer("{origin}", o.Request.Origin, \"{param}\", param).Replace
 	e := Explanation{
 		Sentence: where + fill(row.sentence),
 		Header:   row.header,
