@@ -105,10 +105,10 @@ func Explain(o Observation) Explanation {
 		param = "another origin"
 	}
 	where := ""
-	if key.IsPreflight() && !strings.HasPrefix(string(key), "Preflight") || strings.HasPrefix(string(key), "Preflight") {
+	if key.IsPreflight() {
 		where = "preflight: "
 	}
-	fill := strings.NewReplacer("{origin}", o.Request.Origin, \"{param}\", param).Replace
+	fill := strings.NewReplacer("{origin}", o.Request.Origin, "{param}", param).Replace
 	e := Explanation{
 		Sentence: where + fill(row.sentence),
 		Header:   row.header,
