@@ -44,6 +44,17 @@ type Probe struct {
 	Fetches []Fetch
 }
 
+// ProbeFor is the probe that observes a case: its request, repeated as
+// often as the case asks, reading the headers it reads.
+func ProbeFor(c scenarios.Case) Probe {
+	f := Fetch{URL: c.Request.URL, Method: c.Request.Method, Headers: c.Request.Headers, Credentials: c.Request.Credentials, ReadHeaders: c.Read}
+	p := Probe{Origin: c.Request.Origin}
+	for range c.Fetches() {
+		p.Fetches = append(p.Fetches, f)
+	}
+	return p
+}
+
 // RunOptions tune a batch.
 type RunOptions struct {
 	// Timeout limits each fetch; a fetch that takes longer is an error, never "blocked".

@@ -39,7 +39,6 @@ type explanationRow struct {
 	fix      string
 }
 
-
 var explanations = map[CorsError]explanationRow{
 	"MissingAllowOriginHeader": {fixAllowOrigin, "Access-Control-Allow-Origin",
 		"the response has no Access-Control-Allow-Origin header, so the browser will not let {origin} read it",

@@ -188,8 +188,8 @@ type Observation struct {
 	ReadableHeaders map[string]*string `json:"readableHeaders"`
 	// ReadableNames lists every response header name script could read.
 	ReadableNames []string `json:"readableHeaderNames,omitempty"`
-	DurationMs      float64            `json:"durationMs"`
-	Browser         string             `json:"browser"`
+	DurationMs    float64  `json:"durationMs"`
+	Browser       string   `json:"browser"`
 	// ConsoleMessage is Chrome's own console sentence for a blocked fetch.
 	ConsoleMessage string `json:"consoleMessage,omitempty"`
 	// NetError is Chrome's net error text (net::ERR_...) when there was one.

@@ -244,11 +244,7 @@ func (s *Session) Observe(ctx context.Context, c scenarios.Case) ([]scenarios.Ob
 func (s *Session) probe(ctx context.Context, cases []scenarios.Case) error {
 	probes := make([]runner.Probe, len(cases))
 	for i, c := range cases {
-		f := runner.Fetch{URL: c.Request.URL, Method: c.Request.Method, Headers: c.Request.Headers, Credentials: c.Request.Credentials, ReadHeaders: c.Read}
-		probes[i] = runner.Probe{Origin: c.Request.Origin}
-		for range c.Fetches() {
-			probes[i].Fetches = append(probes[i].Fetches, f)
-		}
+		probes[i] = runner.ProbeFor(c)
 	}
 	obs, err := s.browser.Run(ctx, probes, runner.RunOptions{
 		Timeout: s.Config.Timeout,
