@@ -1,0 +1,50 @@
+package runner
+
+import (
+	"encoding/json"
+	"testing"
+
+	"github.com/corscheck/corscheck/scenarios"
+)
+
+// A corsError the pinned cdproto does not know (a newer Chrome) is kept
+// verbatim: decoding uses our own string-typed structs.
+func TestUnknownCorsErrorIsKeptVerbatim(t *testing.T) {
+	raw := `{"requestId":"1.2","errorText":"net::ERR_FAILED","canceled":false,
+	  "corsErrorStatus":{"corsError":"SomeFutureCorsError","failedParameter":"x-new"}}`
+	var ev evLoadingFailed
+	if err := json.Unmarshal([]byte(raw), &ev); err != nil {
+		t.Fatalf("decode: %v", err)
+	}
+	c := newCollector()
+	c.update(func() {
+		r := c.get("1.2")
+		r.terminal, r.errorText = terminalFailed, ev.ErrorText
+		r.corsError, r.failedParam = ev.CorsErrorStatus.CorsError, ev.CorsErrorStatus.FailedParameter
+	})
+	var ob scenarios.Observation
+	c.classifyFailure(&ob, c.reqs["1.2"], nil)
+	if ob.Outcome != scenarios.Blocked || ob.CorsError != "SomeFutureCorsError" || ob.FailedParameter != "x-new" {
+		t.Fatalf("got %v %q %q, want blocked SomeFutureCorsError x-new", ob.Outcome, ob.CorsError, ob.FailedParameter)
+	}
+	if e := scenarios.Explain(ob); e.Sentence == "" || e.Fix == "" {
+		t.Fatalf("unknown corsError must still be explained: %+v", e)
+	}
+}
+
+func TestWithoutToken(t *testing.T) {
+	for in, want := range map[string]string{
+		"http://h/p?__corscheck=ab.1":       "http://h/p",
+		"http://h/p?a=1&__corscheck=ab.1":   "http://h/p?a=1",
+		"http://h/p?__corscheck=ab.1&a=1":   "http://h/p?a=1",
+		"http://h/p?a=1&__corscheck=ab.1#f": "http://h/p?a=1#f",
+		"http://h/p":                        "http://h/p",
+	} {
+		if got := withoutToken(in); got != want {
+			t.Errorf("withoutToken(%q) = %q, want %q", in, got, want)
+		}
+		if tok := tokenOf(withToken(want, "ab.1")); tok != "ab.1" {
+			t.Errorf("tokenOf(withToken(%q)) = %q", want, tok)
+		}
+	}
+}
