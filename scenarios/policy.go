@@ -13,6 +13,9 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
+// MaxListLen bounds every list in a policy, so the matrix stays in the hundreds.
+const MaxListLen = 32
+
 // MaxPolicySize bounds a policy file: policies come from users and are untrusted.
 const MaxPolicySize = 1 << 20
 
@@ -215,6 +218,9 @@ func stringList(file, key string, v *yaml.Node, check func(*yaml.Node) error) ([
 	}
 	if v.Kind != yaml.SequenceNode {
 		return nil, &PolicyError{File: file, Line: v.Line, Msg: fmt.Sprintf("%s: want a list of strings, got %s", key, describe(v))}
+	}
+	if len(v.Content) > MaxListLen {
+		return nil, &PolicyError{File: file, Line: v.Line, Msg: fmt.Sprintf("%s: %d entries; at most %d (the matrix grows with each)", key, len(v.Content), MaxListLen)}
 	}
 	out := make([]string, 0, len(v.Content))
 	dup := map[string]bool{}

@@ -1,0 +1,139 @@
+package scenarios
+
+import (
+	"strings"
+	"testing"
+)
+
+const sample = `origins: [https://app.example.com]
+methods: [GET, POST, PUT, DELETE]
+headers: [Content-Type, Authorization, X-Request-ID]
+credentials: true
+maxAge: 600
+exposeHeaders: [X-Total-Count]
+target: https://staging.api.example.com/v1/items
+`
+
+func TestParseSamplePolicy(t *testing.T) {
+	p, err := ParsePolicy("sample.yaml", []byte(sample))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Origins) != 1 || p.Origins[0] != "https://app.example.com" || !p.Credentials || p.MaxAge == nil || *p.MaxAge != 600 ||
+		len(p.Methods) != 4 || len(p.Headers) != 3 || p.ExposeHeaders[0] != "X-Total-Count" || p.Target != "https://staging.api.example.com/v1/items" {
+		t.Fatalf("parsed wrong: %+v", p)
+	}
+}
+
+func TestParseJSONPolicy(t *testing.T) {
+	p, err := ParsePolicy("p.json", []byte(`{"origins": ["http://localhost:3000"], "methods": ["GET"], "credentials": false}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Origins[0] != "http://localhost:3000" || p.Credentials {
+		t.Fatalf("parsed wrong: %+v", p)
+	}
+}
+
+// Every bad input is an error naming file:line and what to write instead.
+func TestPolicyErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name, yaml, want string
+	}{
+		{"typo key", "origins: [https://a.example]\ncredentails: true\n", `p.yaml:2: unknown key "credentails"; did you mean "credentials"?`},
+		{"no scheme", "origins:\n  - app.example.com\n", `p.yaml:2: origins: "app.example.com" has no scheme; write https://app.example.com`},
+		{"trailing slash", "origins: [https://app.example.com/]\n", `p.yaml:1: origins: "https://app.example.com/": an origin has no trailing slash; write https://app.example.com`},
+		{"path", "origins: [https://app.example.com/app]\n", `an origin has no path; write https://app.example.com`},
+		{"default port", "origins: [https://app.example.com:443]\n", `browsers omit the default port; write https://app.example.com`},
+		{"upper case", "origins: [https://App.example.com]\n", `browsers send origins in lower case; write https://app.example.com`},
+		{"wildcard with credentials", "origins: [\"*\"]\ncredentials: true\n", `p.yaml:1: origins: ["*"] with credentials: true contradicts itself: browsers never accept a wildcard`},
+		{"credentials type", "origins: [https://a.example]\ncredentials: yes please\n", `p.yaml:2: credentials: want true or false`},
+		{"maxAge type", "origins: [https://a.example]\nmaxAge: ten\n", `p.yaml:2: maxAge: want a whole number of seconds`},
+		{"methods scalar", "origins: [https://a.example]\nmethods: GET\n", `p.yaml:2: methods: want a list, such as methods: [GET]`},
+		{"lower-case method", "origins: [https://a.example]\nmethods: [get]\n", `write GET`},
+		{"forbidden method", "origins: [https://a.example]\nmethods: [TRACE]\n", `forbidden method`},
+		{"header with space", "origins: [https://a.example]\nheaders: [\"X Request\"]\n", `p.yaml:2: headers: "X Request" is not a valid header name`},
+		{"comma list in one entry", "origins: [https://a.example]\nheaders: [\"A, B\"]\n", `one per entry`},
+		{"forbidden header", "origins: [https://a.example]\nheaders: [Cookie]\n", `forbidden request header`},
+		{"no origins", "methods: [GET]\n", `no origins`},
+		{"not a mapping", "- a\n- b\n", `a policy is a mapping`},
+		{"bad yaml", "origins: [https://a.example\n", `p.yaml:`},
+		{"alias", "a: &x [https://a.example]\norigins: *x\n", `anchors and aliases`},
+		{"duplicate key", "origins: [https://a.example]\norigins: [https://b.example]\n", `p.yaml:2: key "origins" appears twice`},
+		{"duplicate origin", "origins: [https://a.example, https://a.example]\n", `listed twice`},
+		{"bad pattern", "origins: [\"https://app.*.example.com\"]\n", `a pattern may only put * as the whole first label`},
+		{"bad target", "origins: [https://a.example]\ntarget: staging.example.com\n", `p.yaml:2: target: "staging.example.com" is not an absolute URL`},
+		{"skip without reason", "origins: [https://a.example]\nskip: [{id: simple.get.omit.null}]\n", `needs an id and a reason`},
+		{"empty", "", "empty policy"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := ParsePolicy("p.yaml", []byte(tc.yaml))
+			if err == nil {
+				t.Fatalf("no error for %q", tc.yaml)
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %q does not contain %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestPolicyTooLarge(t *testing.T) {
+	big := "origins: [https://a.example]\n# " + strings.Repeat("x", MaxPolicySize) + "\n"
+	if _, err := ParsePolicy("big.yaml", []byte(big)); err == nil || !strings.Contains(err.Error(), "larger than") {
+		t.Fatalf("want size error, got %v", err)
+	}
+}
+
+func TestCheckOrigin(t *testing.T) {
+	for _, ok := range []string{"https://app.example.com", "http://localhost:3000", "null", "http://127.0.0.1:8080"} {
+		if err := CheckOrigin(ok); err != nil {
+			t.Errorf("CheckOrigin(%q) = %v", ok, err)
+		}
+	}
+	for _, bad := range []string{"*", "app.example.com", "https://app.example.com/", "ftp://x.example", "https://", "https://a.example:99999"} {
+		if err := CheckOrigin(bad); err == nil {
+			t.Errorf("CheckOrigin(%q) accepted", bad)
+		}
+	}
+}
+
+func TestOriginPatterns(t *testing.T) {
+	p := &Policy{Origins: []string{"https://*.example.com"}}
+	for origin, want := range map[string]bool{
+		"https://app.example.com":     true,
+		"https://a.b.example.com":     true,
+		"https://example.com":         false,
+		"http://app.example.com":      false,
+		"https://evilexample.com":     false,
+		"https://app.example.com:444": false,
+		"null":                        false,
+	} {
+		if got := p.OriginAllowed(origin); got != want {
+			t.Errorf("OriginAllowed(%q) = %v, want %v", origin, got, want)
+		}
+	}
+}
+
+// FuzzParsePolicy: no panic and no hang on any input; errors always carry the file name.
+func FuzzParsePolicy(f *testing.F) {
+	f.Add([]byte(sample))
+	f.Add([]byte(`{"origins": ["*"], "credentials": true}`))
+	f.Add([]byte("a: &a [x]\nb: [*a, *a]\n"))
+	f.Add([]byte("origins:\n  - https://*.example.com\nskip: [{id: x*, reason: y}]\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		p, err := ParsePolicy("fuzz.yaml", data)
+		if err != nil {
+			if !strings.HasPrefix(err.Error(), "fuzz.yaml") {
+				t.Fatalf("error without file name: %v", err)
+			}
+			return
+		}
+		if len(p.Origins) == 0 {
+			t.Fatal("accepted a policy with no origins")
+		}
+		if _, err := Expand(p, "http://127.0.0.1:8080/api"); err != nil {
+			t.Fatalf("valid policy, invalid matrix: %v", err)
+		}
+	})
+}
