@@ -107,6 +107,14 @@ func Explain(o Observation) Explanation {
 	if key.IsPreflight() {
 		where = "preflight: "
 	}
+	// Chrome checks the preflight's origin before its status, so a 404 or
+	// 401 from a router or auth layer shows up as a missing header.
+	if key == "PreflightMissingAllowOriginHeader" && o.Preflight != nil && (o.Preflight.Status < 200 || o.Preflight.Status > 299) {
+		row = explanations["PreflightInvalidStatus"]
+		row.header = "Access-Control-Allow-Origin"
+		row.sentence = fmt.Sprintf("the preflight (OPTIONS) got status %d without CORS headers: the OPTIONS route is missing or an auth layer answered before CORS", o.Preflight.Status)
+		row.fix += " Send Access-Control-Allow-Origin: {origin} on that response."
+	}
 	fill := strings.NewReplacer("{origin}", o.Request.Origin, "{param}", param).Replace
 	e := Explanation{
 		Sentence: where + fill(row.sentence),
