@@ -1,0 +1,37 @@
+# corscheck: two commands on a fresh Debian/Ubuntu machine:
+#   make run    run the conformance suite against the built-in demo target
+#   make test   run corscheck's own tests (real Chromium, loopback only)
+GO      ?= go
+BIN     := bin/corscheck
+FUZZTIME ?= 10s
+
+.PHONY: all build chrome run test unit fuzz bench lint clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN) ./cmd/corscheck
+
+chrome:
+	@./.ci/ensure-chrome
+
+run: chrome build
+	./$(BIN) run
+
+lint:
+	@test -z "$$(gofmt -l .)" || { echo "gofmt would change:"; gofmt -l .; exit 1; }
+	$(GO) vet ./...
+
+test: chrome lint
+	$(GO) test -count=1 ./...
+	$(GO) test -run '^$$' -fuzz FuzzParsePolicy -fuzztime $(FUZZTIME) ./scenarios
+
+# Tests that need no browser.
+unit:
+	$(GO) test -count=1 ./scenarios ./reports
+
+bench: chrome
+	$(GO) test -run '^$$' -bench . -benchtime 3x ./runner ./suite
+
+clean:
+	rm -rf bin corscheck-report
