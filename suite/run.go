@@ -29,14 +29,30 @@ func (t *failT) Fail() { t.failed = true }
 // to progress and the summary). Ginkgo handles Ctrl-C: the running batch is
 // cancelled, AfterSuite stops Chrome and partial results are written.
 // It can run once per process, as RunSpecs can.
+//
+// ctx is the CLI's signal context: when it ends before the specs start,
+// RunInProcess stops Chrome and writes empty, interrupted results; during
+// the specs it cancels the running batch.
 func RunInProcess(ctx context.Context, s *Session, f Filter, ginkgoOut io.Writer) (*reports.Results, error) {
-	if err := s.StartBrowser(ctx); err != nil {
-		s.Close()
-		return nil, err
-	}
 	if err := validateFilter(f); err != nil {
 		s.Close()
 		return nil, &EnvError{err}
+	}
+	// The browser outlives ctx: Close stops it, after results are written.
+	if err := s.StartBrowser(context.WithoutCancel(ctx)); err != nil {
+		s.Close()
+		return nil, err
+	}
+	s.interrupt = ctx
+	if ctx.Err() != nil {
+		res := s.Results(ginkgo.Report{SpecialSuiteFailureReasons: []string{"Interrupted by User"}})
+		s.Close()
+		if s.Config.Out != "" {
+			if err := res.WriteAll(s.Config.Out); err != nil {
+				return nil, err
+			}
+		}
+		return res, nil
 	}
 	var res *reports.Results
 	Define(s, func(r *reports.Results) { res = r })

@@ -71,6 +71,8 @@ type Session struct {
 
 	fixture *fixtures.Server
 	browser *runner.Browser
+	// interrupt, when set, cancels probing (the CLI's Ctrl-C).
+	interrupt context.Context
 
 	mu       sync.Mutex
 	obs      map[string][]scenarios.Observation
@@ -217,6 +219,12 @@ func (s *Session) Close() {
 func (s *Session) Observe(ctx context.Context, c scenarios.Case) ([]scenarios.Observation, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.interrupt != nil {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithCancel(ctx)
+		defer cancel()
+		defer context.AfterFunc(s.interrupt, cancel)()
+	}
 	if s.browser == nil {
 		return nil, errors.New("no browser: StartBrowser was not called")
 	}

@@ -7,6 +7,9 @@ import (
 	"fmt"
 	"io"
 	"net/url"
+	"os"
+	"os/signal"
+	"syscall"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -51,7 +54,9 @@ func cmdRun(args []string, stdout, stderr io.Writer) error {
 		return nil
 	}
 	announce(stderr, s)
-	res, err := suite.RunInProcess(context.Background(), s, f, io.Discard)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	res, err := suite.RunInProcess(ctx, s, f, io.Discard)
 	if err != nil {
 		return &exitError{2, err}
 	}

@@ -1,0 +1,327 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"encoding/xml"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/corscheck/corscheck/reports"
+)
+
+var bin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "corscheck-bin-")
+	if err != nil {
+		panic(err)
+	}
+	bin = filepath.Join(dir, "corscheck")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		panic(string(out))
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+type result struct {
+	code           int
+	stdout, stderr string
+	took           time.Duration
+}
+
+func corscheck(t *testing.T, env []string, args ...string) result {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), env...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	start := time.Now()
+	err := cmd.Run()
+	r := result{stdout: out.String(), stderr: errb.String(), took: time.Since(start)}
+	if ee, ok := err.(*exec.ExitError); ok {
+		r.code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func corsTarget(t *testing.T) string {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/open" {
+			w.Header().Set("Access-Control-Allow-Origin", r.Header.Get("Origin"))
+			w.Header().Set("Access-Control-Allow-Credentials", "true")
+			w.Header().Set("Access-Control-Allow-Methods", "PUT")
+		}
+		w.WriteHeader(204)
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+func closedPort(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr
+}
+
+func TestProbeExitCodesAndOutput(t *testing.T) {
+	base := corsTarget(t)
+	ok := corscheck(t, nil, "probe", base+"/open", "--origin", "https://app.example.com", "--method", "PUT")
+	if ok.code != 0 || !strings.HasPrefix(ok.stdout, "ALLOWED  PUT") || !strings.Contains(ok.stdout, "preflight  OPTIONS") {
+		t.Fatalf("allowed probe: code %d\n%s%s", ok.code, ok.stdout, ok.stderr)
+	}
+	blocked := corscheck(t, nil, "probe", "--origin", "https://app.example.com", base+"/closed")
+	for _, want := range []string{"BLOCKED  GET", "Chrome:    Access to fetch at '" + base + "/closed' from origin 'https://app.example.com' has been blocked by CORS policy",
+		"reason:    MissingAllowOriginHeader", "header:    Access-Control-Allow-Origin", "fix:       Send Access-Control-Allow-Origin: https://app.example.com"} {
+		if !strings.Contains(blocked.stdout, want) {
+			t.Errorf("blocked output lacks %q:\n%s", want, blocked.stdout)
+		}
+	}
+	if blocked.code != 1 {
+		t.Errorf("blocked: exit %d, want 1", blocked.code)
+	}
+}
+
+func TestProbeJSONContract(t *testing.T) {
+	base := corsTarget(t)
+	r := corscheck(t, nil, "probe", base+"/open", "--origin", "https://app.example.com", "--method", "PUT",
+		"--header", "X-Request-ID: 7", "--credentials", "include", "--read-header", "X-Total", "--json")
+	var got map[string]any
+	if err := json.Unmarshal([]byte(r.stdout), &got); err != nil {
+		t.Fatalf("not one JSON object: %v\n%s", err, r.stdout)
+	}
+	for _, k := range []string{"request", "outcome", "corsError", "failedParameter", "error", "preflight", "response", "readableHeaders", "durationMs", "browser"} {
+		if _, ok := got[k]; !ok {
+			t.Errorf("JSON lacks %q", k)
+		}
+	}
+	req := got["request"].(map[string]any)
+	for _, k := range []string{"url", "origin", "method", "headers", "credentials"} {
+		if _, ok := req[k]; !ok {
+			t.Errorf("request lacks %q", k)
+		}
+	}
+	if got["outcome"] != "blocked" || got["corsError"] != "HeaderDisallowedByPreflightResponse" || got["failedParameter"] != "x-request-id" || r.code != 1 {
+		t.Errorf("got %v %v %v exit %d", got["outcome"], got["corsError"], got["failedParameter"], r.code)
+	}
+	if rh := got["readableHeaders"].(map[string]any); len(rh) != 1 || rh["x-total"] != nil {
+		t.Errorf("readableHeaders: %v", rh)
+	}
+}
+
+func TestProbeBadInput(t *testing.T) {
+	base := corsTarget(t)
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{base, "--origin", "app.example.com"}, `--origin: "app.example.com" has no scheme; write https://app.example.com`},
+		{[]string{base, "--origin", "https://app.example.com/path"}, `an origin has no path; write https://app.example.com`},
+		{[]string{base, "--origin", "*"}, `"*" is not an origin`},
+		{[]string{base, "--origin", "https://a.example", "--credentials", "always"}, `--credentials: unknown credentials mode "always": use omit, same-origin or include`},
+		{[]string{base, "--origin", "https://a.example", "--header", "X-Broken"}, `--header "X-Broken": write 'Name: value'`},
+		{[]string{"127.0.0.1:8080/api", "--origin", "https://a.example"}, `URL: "127.0.0.1:8080/api" is not an absolute URL`},
+		{[]string{"--origin", "https://a.example"}, `probe takes one URL`},
+		{[]string{"http://192.0.2.1/", "--origin", "https://a.example"}, `not on loopback`},
+	} {
+		r := corscheck(t, nil, append([]string{"probe"}, tc.args...)...)
+		if r.code != 2 || !strings.Contains(r.stderr, tc.want) || strings.Count(strings.TrimSpace(r.stderr), "\n") > 0 {
+			t.Errorf("probe %v: exit %d, stderr %q; want exit 2 and one line containing %q", tc.args, r.code, r.stderr, tc.want)
+		}
+	}
+}
+
+func TestProbeUnreachableAndNoBrowser(t *testing.T) {
+	r := corscheck(t, nil, "probe", "http://"+closedPort(t)+"/x", "--origin", "https://a.example")
+	if r.code != 2 || !strings.Contains(r.stdout, "ERROR") || !strings.Contains(r.stdout, "ERR_CONNECTION_REFUSED") {
+		t.Errorf("refused: exit %d\n%s", r.code, r.stdout)
+	}
+	r = corscheck(t, []string{"CHROME_PATH=/nonexistent/chrome"}, "probe", corsTarget(t), "--origin", "https://a.example")
+	if r.code != 2 || !strings.Contains(r.stderr, "apt-get install -y chromium-headless-shell") {
+		t.Errorf("no browser: exit %d, stderr %q", r.code, r.stderr)
+	}
+}
+
+func TestRunDemoWritesReports(t *testing.T) {
+	out := t.TempDir()
+	r := corscheck(t, nil, "run", "--out", out)
+	if r.code != 0 {
+		t.Fatalf("demo run: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	if !strings.Contains(r.stdout, "passed, 0 failed, 0 errored · report: "+filepath.Join(out, "report.html")) {
+		t.Errorf("closing line missing:\n%s", r.stdout)
+	}
+	if !strings.Contains(r.stderr, "probed") || !strings.Contains(r.stderr, "methods DELETE, GET, HEAD, OPTIONS, PATCH, POST, PUT") {
+		t.Errorf("no progress or traffic notice on stderr:\n%s", r.stderr)
+	}
+	res, err := reports.ReadResults(filepath.Join(out, "results.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Summary.Total == 0 || res.Summary.Passed != res.Summary.Total || res.Browser == "" || res.Policy == nil {
+		t.Errorf("results: %+v", res.Summary)
+	}
+	for _, name := range []string{"junit.xml", "report.html"} {
+		if _, err := os.Stat(filepath.Join(out, name)); err != nil {
+			t.Error(err)
+		}
+	}
+}
+
+func TestRunFailingTargetJUnit(t *testing.T) {
+	out := t.TempDir()
+	r := corscheck(t, nil, "run", "--fixture", "zoo-options-auth-401", "--out", out, "--label-filter", "family:preflight || family:simple")
+	if r.code != 1 {
+		t.Fatalf("zoo run: exit %d, want 1\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	if !strings.Contains(r.stdout, "PreflightInvalidStatus") {
+		t.Errorf("the finding is not printed:\n%s", r.stdout)
+	}
+	data, err := os.ReadFile(filepath.Join(out, "junit.xml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Suites []struct {
+			Name  string `xml:"name,attr"`
+			Cases []struct {
+				Name      string    `xml:"name,attr"`
+				Classname string    `xml:"classname,attr"`
+				Failure   *struct{} `xml:"failure"`
+			} `xml:"testcase"`
+		} `xml:"testsuite"`
+	}
+	if err := xml.Unmarshal(data, &doc); err != nil {
+		t.Fatal(err)
+	}
+	failures, cases := 0, 0
+	for _, s := range doc.Suites {
+		if s.Name != "corscheck.simple" && s.Name != "corscheck.preflight" {
+			t.Errorf("label filter let family %s through", s.Name)
+		}
+		for _, c := range s.Cases {
+			cases++
+			if c.Name == "" || c.Classname == "" {
+				t.Errorf("testcase without name or classname: %+v", c)
+			}
+			if c.Failure != nil {
+				failures++
+			}
+		}
+	}
+	if failures == 0 || cases == 0 {
+		t.Errorf("junit: %d cases, %d failures", cases, failures)
+	}
+}
+
+func TestRunBadInputIsExit2(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "policy.yaml")
+	os.WriteFile(bad, []byte("origins: [https://app.example.com]\ncredentails: true\n"), 0o644)
+	r := corscheck(t, nil, "run", "--policy", bad, "--out", dir)
+	if r.code != 2 || !strings.Contains(r.stderr, bad+`:2: unknown key "credentails"; did you mean "credentials"?`) {
+		t.Errorf("bad policy: exit %d, stderr %q", r.code, r.stderr)
+	}
+	good := filepath.Join(dir, "good.yaml")
+	os.WriteFile(good, []byte("origins: [https://app.example.com]\n"), 0o644)
+	r = corscheck(t, nil, "run", "--policy", good, "--target", "http://"+closedPort(t)+"/api", "--out", dir)
+	if r.code != 2 || !strings.Contains(r.stderr, "is not reachable") || r.took > 5*time.Second {
+		t.Errorf("down target: exit %d after %s, stderr %q", r.code, r.took, r.stderr)
+	}
+	r = corscheck(t, nil, "run", "--policy", good, "--target", "https://staging.example.com/api", "--out", dir)
+	if r.code != 2 || !strings.Contains(r.stderr, "--allow-remote") {
+		t.Errorf("remote target: exit %d, stderr %q", r.code, r.stderr)
+	}
+	r = corscheck(t, nil, "run", "--label-filter", "family:(", "--out", dir)
+	if r.code != 2 {
+		t.Errorf("bad label filter: exit %d, stderr %q", r.code, r.stderr)
+	}
+}
+
+// A target that hangs: Ctrl-C while the batch is in flight stops the run
+// at once, writes partial results atomically and leaves no Chrome behind.
+func TestRunInterruptLeavesNoChrome(t *testing.T) {
+	hang := make(chan struct{})
+	arrived := make(chan struct{}, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case arrived <- struct{}{}:
+		default:
+		}
+		select {
+		case <-hang:
+		case <-r.Context().Done():
+		}
+	}))
+	defer srv.Close()
+	defer close(hang)
+	tmp := t.TempDir()
+	out := filepath.Join(tmp, "out")
+	cmd := exec.Command(bin, "run", "--policy", "../../fixtures/policies/sample.yaml", "--target", srv.URL+"/api", "--timeout", "60s", "--out", out)
+	cmd.Env = append(os.Environ(), "TMPDIR="+tmp)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-arrived: // Chrome's batch is at the target
+	case <-time.After(15 * time.Second):
+		cmd.Process.Kill()
+		t.Fatalf("no request reached the target: %s", stderr.String())
+	}
+	if len(chromeUnder(tmp)) == 0 {
+		t.Fatal("no Chrome found under the test's TMPDIR: the orphan check below would prove nothing")
+	}
+	start := time.Now()
+	cmd.Process.Signal(syscall.SIGINT)
+	err := cmd.Wait()
+	if err == nil {
+		t.Error("interrupted run exited 0")
+	}
+	if took := time.Since(start); took > 10*time.Second {
+		t.Errorf("took %s to stop after Ctrl-C", took)
+	}
+	if left := chromeUnder(tmp); len(left) > 0 {
+		t.Errorf("orphan Chrome processes after exit: %v", left)
+	}
+	res, err := reports.ReadResults(filepath.Join(out, "results.json"))
+	if err != nil {
+		t.Fatalf("no partial results: %v\n%s", err, stderr.String())
+	}
+	if !res.Interrupted {
+		t.Error("results.json does not say interrupted")
+	}
+}
+
+// chromeUnder lists PIDs of processes whose command line mentions dir (the
+// browser profile lives under TMPDIR).
+func chromeUnder(dir string) []string {
+	var pids []string
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		cmdline, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err != nil || !bytes.Contains(cmdline, []byte("--user-data-dir="+dir)) {
+			continue
+		}
+		pids = append(pids, e.Name())
+	}
+	return pids
+}
