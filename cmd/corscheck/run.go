@@ -9,10 +9,10 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
-	"syscall"
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 
 	"github.com/corscheck/corscheck/reports"
 	"github.com/corscheck/corscheck/scenarios"
