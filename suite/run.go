@@ -38,6 +38,10 @@ func RunInProcess(ctx context.Context, s *Session, f Filter, ginkgoOut io.Writer
 		s.Close()
 		return nil, &EnvError{err}
 	}
+	if err := s.CheckReachable(); err != nil {
+		s.Close()
+		return nil, err
+	}
 	// The browser outlives ctx: Close stops it, after results are written.
 	if err := s.StartBrowser(context.WithoutCancel(ctx)); err != nil {
 		s.Close()

@@ -84,7 +84,7 @@ type Session struct {
 
 // Prepare loads the policy, starts a built-in target when asked (or when
 // neither policy nor target is given), expands the matrix and checks the
-// target is allowed and reachable. Every error is an *EnvError.
+// target is allowed. Every error is an *EnvError.
 func Prepare(cfg Config) (*Session, error) {
 	s := &Session{Config: cfg, Started: time.Now(), obs: map[string][]scenarios.Observation{}}
 	envErr := func(err error) (*Session, error) { s.Close(); return nil, &EnvError{err} }
@@ -128,9 +128,6 @@ func Prepare(cfg Config) (*Session, error) {
 	if s.Cases, err = scenarios.Expand(s.Policy, s.Target); err != nil {
 		return envErr(err)
 	}
-	if err := checkReachable(s.Target); err != nil {
-		return envErr(err)
-	}
 	return s, nil
 }
 
@@ -156,9 +153,10 @@ func IsLoopbackHost(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// checkReachable dials the target once, so a target that is down fails in
+// CheckReachable dials the target once, so a target that is down fails in
 // seconds with one message instead of hundreds of errored cases.
-func checkReachable(target string) error {
+func (s *Session) CheckReachable() error {
+	target := s.Target
 	u, _ := url.Parse(target)
 	port := u.Port()
 	if port == "" {
@@ -167,7 +165,7 @@ func checkReachable(target string) error {
 	addr := net.JoinHostPort(u.Hostname(), port)
 	conn, err := net.DialTimeout("tcp", addr, 3*time.Second)
 	if err != nil {
-		return fmt.Errorf("target %s is not reachable (%v): start the server or fix --target", target, err)
+		return &EnvError{fmt.Errorf("target %s is not reachable (%v): start the server or fix --target", target, err)}
 	}
 	conn.Close()
 	return nil

@@ -25,6 +25,7 @@ const entryName = "corscheck.case"
 func Define(s *Session, written func(*reports.Results)) {
 	RegisterFailHandler(Fail)
 	BeforeSuite(func(ctx SpecContext) {
+		Expect(s.CheckReachable()).To(Succeed())
 		Expect(s.StartBrowser(context.WithoutCancel(ctx))).To(Succeed())
 	})
 	AfterSuite(func() { s.Close() })

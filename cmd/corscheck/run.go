@@ -53,6 +53,10 @@ func cmdRun(args []string, stdout, stderr io.Writer) error {
 		printMatrix(stdout, s.Cases)
 		return nil
 	}
+	if err := s.CheckReachable(); err != nil {
+		s.Close()
+		return &exitError{2, err}
+	}
 	announce(stderr, s)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
