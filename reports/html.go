@@ -47,7 +47,7 @@ table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:4px 6px;
 td.v{font-weight:600;white-space:nowrap}code,pre{font:12px ui-monospace,SFMono-Regular,Menlo,monospace}pre{white-space:pre-wrap;word-break:break-all;background:#f6f8fa;padding:8px;border-radius:6px;margin:4px 0}
 .filters{display:flex;gap:12px;flex-wrap:wrap;align-items:center;margin:8px 0;position:sticky;top:0;background:var(--bg);padding:8px 0;border-bottom:1px solid var(--line)}
 details{border:1px solid var(--line);border-radius:6px;margin:6px 0;padding:6px 10px}summary{cursor:pointer}
-.finding{border-left:4px solid var(--fail);padding:4px 10px;margin:6px 0}.finding.warning{border-color:var(--error)}
+.finding{border-left:4px solid var(--fail);padding:4px 10px;margin:6px 0;color:var(--fg)}.finding.warning{border-color:var(--error)}
 @media (max-width:700px){td.title{display:none}.count{min-width:70px}}
 @media print{.filters{display:none}details{break-inside:avoid}details>*{display:block}}
 `

@@ -32,8 +32,14 @@ func (o Outcome) String() string {
 	return "unknown"
 }
 
-// MarshalJSON writes the contract spelling.
-func (o Outcome) MarshalJSON() ([]byte, error) { return json.Marshal(o.String()) }
+// MarshalJSON writes the contract spelling; a case that was never observed
+// (skipped) has the empty string.
+func (o Outcome) MarshalJSON() ([]byte, error) {
+	if o == 0 {
+		return []byte(`""`), nil
+	}
+	return json.Marshal(o.String())
+}
 
 // UnmarshalJSON reads the contract spelling; anything else is an error so a
 // results file from a future schema is not silently misread.
@@ -41,6 +47,10 @@ func (o *Outcome) UnmarshalJSON(b []byte) error {
 	var s string
 	if err := json.Unmarshal(b, &s); err != nil {
 		return err
+	}
+	if s == "" {
+		*o = 0
+		return nil
 	}
 	for k, v := range outcomeNames {
 		if v == s {

@@ -1,0 +1,168 @@
+package reports
+
+import (
+	"bytes"
+	"encoding/xml"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/corscheck/corscheck/scenarios"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files")
+
+// hostile is markup a target could put in header values.
+const hostile = `"><script>window.__pwned=1</script><img src=x onerror="window.__pwned=2">'`
+
+func str(s string) *string { return &s }
+
+// sample builds a results document by hand: one pass, one fail whose
+// response headers carry markup, one error, one skip.
+func sample() *Results {
+	pol := &scenarios.Policy{Origins: []string{"https://app.example.com"}, Methods: []string{"GET", "PUT"}, Credentials: true}
+	req := scenarios.Request{URL: "http://127.0.0.1:8080/api", Origin: "https://app.example.com", Method: "GET", Headers: map[string]string{}, Credentials: scenarios.CredentialsInclude}
+	pass := CaseResult{ID: "simple.get.include.https-app.example.com", Family: "simple", Title: "simple GET", Labels: []string{"family:simple"},
+		Request: req, Expected: scenarios.Expected{Outcome: scenarios.Allowed}, Verdict: scenarios.Pass, Message: "GET: Chrome allowed it, as the policy requires",
+		Observed: scenarios.Observation{Request: req, Outcome: scenarios.Allowed, Response: &scenarios.Response{Status: 200, Headers: map[string]string{"access-control-allow-origin": "https://app.example.com"}},
+			ReadableHeaders: map[string]*string{"x-total": str("5")}, DurationMs: 3.5, Browser: "HeadlessChrome/156.0.8078.108"}}
+	evil := req
+	evil.Origin = "https://evilapp.example.com"
+	fail := CaseResult{ID: "simple.get.include.https-evilapp.example.com", Family: "origins", Title: "simple GET from suffix origin", Labels: []string{"family:origins", "origin:hostile", "hostile:suffix"},
+		Request: evil, Expected: scenarios.Expected{Outcome: scenarios.Blocked}, Verdict: scenarios.Fail, Header: "Access-Control-Allow-Origin",
+		Message: "GET from https://evilapp.example.com: Chrome allowed it, but the policy refuses it", Fix: "Do not allow https://evilapp.example.com.",
+		Observed: scenarios.Observation{Request: evil, Outcome: scenarios.Allowed, Response: &scenarios.Response{Status: 200, Headers: map[string]string{
+			"access-control-allow-origin": "https://evilapp.example.com", "x-note": hostile}}, ReadableHeaders: map[string]*string{}, Browser: "HeadlessChrome/156.0.8078.108"}}
+	errored := CaseResult{ID: "preflight.method.put.include.https-app.example.com", Family: "preflight", Title: "PUT", Labels: []string{"family:preflight"},
+		Request: req, Expected: scenarios.Expected{Outcome: scenarios.Allowed}, Verdict: scenarios.Error, Message: "PUT: no CORS verdict: timed out",
+		Observed: scenarios.Observation{Request: req, Outcome: scenarios.Errored, ErrorKind: scenarios.ErrorTimeout, Error: "timed out: no response after 10s", ReadableHeaders: map[string]*string{}}}
+	skipped := CaseResult{ID: "cache.repeat.include", Family: "cache", Title: "cache", Labels: []string{"family:cache"}, Request: req,
+		Verdict: scenarios.Skipped, Message: "skipped by the policy: CDN strips Max-Age", Observed: scenarios.Observation{Request: req, ReadableHeaders: map[string]*string{}}}
+	r := &Results{Tool: Tool{Version: "test"}, Target: "http://127.0.0.1:8080/api", Policy: pol, StartedAt: "2026-11-27T04:00:00Z", DurationMs: 1234.5,
+		Cases: []CaseResult{skipped, fail, errored, pass}}
+	r.Finish()
+	return r
+}
+
+func golden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test ./reports -update to create it)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("%s differs from the golden file (go test ./reports -update, then review the diff)", name)
+	}
+}
+
+func TestSummaryAndFindings(t *testing.T) {
+	r := sample()
+	if r.Summary != (Summary{Total: 4, Passed: 1, Failed: 1, Errored: 1, Skipped: 1}) {
+		t.Fatalf("summary %+v", r.Summary)
+	}
+	if r.Schema != Schema || r.Browser != "HeadlessChrome/156.0.8078.108" {
+		t.Fatalf("header: %q %q", r.Schema, r.Browser)
+	}
+	if len(r.Findings) != 2 || r.Findings[0].ID != "hostile-origin-allowed.suffix" && r.Findings[1].ID != "hostile-origin-allowed.suffix" {
+		t.Fatalf("findings %+v", r.Findings)
+	}
+	if r.Cases[0].Family != "simple" || r.Cases[1].Family != "preflight" || r.Cases[3].Family != "cache" {
+		t.Fatalf("cases not in family order: %s ... %s", r.Cases[0].Family, r.Cases[3].Family)
+	}
+}
+
+func TestJSONGolden(t *testing.T) {
+	b, err := sample().JSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "results.golden.json", b)
+	path := filepath.Join(t.TempDir(), "results.json")
+	if err := WriteFileAtomic(path, b); err != nil {
+		t.Fatal(err)
+	}
+	back, err := ReadResults(path)
+	if err != nil || len(back.Cases) != 4 || back.Cases[2].Verdict != scenarios.Fail {
+		t.Fatalf("round trip: %v %+v", err, back)
+	}
+}
+
+func TestJUnitGolden(t *testing.T) {
+	b, err := sample().JUnit()
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "junit.golden.xml", b)
+	var doc junitSuites
+	if err := xml.Unmarshal(b, &doc); err != nil {
+		t.Fatal(err)
+	}
+	if doc.Tests != 4 || doc.Failures != 1 || doc.Errors != 1 || doc.Skipped != 1 {
+		t.Fatalf("counts %+v", doc)
+	}
+	for _, s := range doc.Suites {
+		for _, c := range s.Cases {
+			if c.Name == "" || c.Classname == "" {
+				t.Errorf("testcase without name/classname: %+v", c)
+			}
+			if strings.Contains(c.Name, "preflight.method") && (c.Error == nil || c.Failure != nil) {
+				t.Errorf("an error verdict must be <error>, not <failure>: %+v", c)
+			}
+		}
+	}
+}
+
+func TestHTMLGoldenAndEscaping(t *testing.T) {
+	b, err := sample().HTML()
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "report.golden.html", b)
+	page := string(b)
+	if strings.Contains(page, "<script>window.__pwned") || strings.Contains(page, "<img src=x") {
+		t.Fatal("markup from a header value reached the page unescaped")
+	}
+	if strings.Count(page, "<script") != 1 {
+		t.Fatalf("want exactly one script element, got %d", strings.Count(page, "<script"))
+	}
+	for _, external := range []string{"http://", "https://"} {
+		for _, attr := range []string{"src=\"" + external, "href=\"" + external} {
+			if strings.Contains(page, attr) {
+				t.Errorf("report references an external resource: %s", attr)
+			}
+		}
+	}
+}
+
+func TestDiff(t *testing.T) {
+	old := sample()
+	cur := sample()
+	// Cases are in family order: simple (pass), preflight (error), origins (fail), cache (skipped).
+	cur.Cases[0].Verdict = scenarios.Fail // the pass regresses
+	cur.Cases[0].Observed.Outcome, cur.Cases[0].Observed.CorsError = scenarios.Blocked, "MissingAllowOriginHeader"
+	cur.Cases[2].Verdict = scenarios.Pass                 // the failing hostile case got fixed
+	cur.Cases = append(cur.Cases[:1:1], cur.Cases[2:]...) // the error case disappeared
+	d := Diff(old, cur)
+	if !d.Regressed() || d.Count("regressed") != 1 || d.Count("fixed") != 1 || d.Count("disappeared") != 1 {
+		t.Fatalf("diff: %s\n%s", d.Summary(), d.Text())
+	}
+	golden(t, "diff.golden.md", []byte(d.Markdown()))
+	if strings.Contains(d.Markdown(), "<script>") {
+		t.Fatal("markup in the Markdown")
+	}
+	page, err := d.HTML()
+	if err != nil || strings.Contains(string(page), "<script") {
+		t.Fatalf("diff HTML: %v", err)
+	}
+	if Diff(old, old).Regressed() || len(Diff(old, old).Changes) != 0 {
+		t.Fatal("a run compared with itself has changes")
+	}
+}
