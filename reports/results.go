@@ -186,7 +186,7 @@ func findingKey(c CaseResult) (string, string) {
 		if !hasLabel(c.Labels, "origin:hostile") {
 			return "allowed." + c.Family, "Chrome allowed requests the policy refuses (" + c.Family + ")"
 		}
-		return "hostile-origin-allowed." + kind, fmt.Sprintf("a %s origin the policy refuses was allowed, e.g. %s", kind, c.Request.Origin)
+		return "hostile-origin-allowed." + kind, fmt.Sprintf("%s %s origin the policy refuses was allowed, e.g. %s", article(kind), kind, c.Request.Origin)
 	case o.Outcome == scenarios.Blocked:
 		return "blocked." + string(o.CorsError), fmt.Sprintf("Chrome blocked requests the policy allows: %s", explanationSentence(c))
 	default:
@@ -220,6 +220,13 @@ func hasLabel(labels []string, l string) bool {
 func firstLine(s string) string {
 	s, _, _ = strings.Cut(s, "\n")
 	return s
+}
+
+func article(word string) string {
+	if word != "" && strings.ContainsRune("aeiou", rune(word[0])) {
+		return "an"
+	}
+	return "a"
 }
 
 func plural(n int) string {

@@ -100,6 +100,9 @@ func Explain(o Observation) Explanation {
 		}
 	}
 	param := o.FailedParameter
+	if strings.HasSuffix(string(key), "InvalidAllowCredentials") && param == "" {
+		row.sentence = "the request carries credentials but the response has no Access-Control-Allow-Credentials: true"
+	}
 	if row.kind == fixAllowOrigin && key != "" && strings.HasSuffix(string(key), "Mismatch") && param == "" {
 		param = "another origin"
 	}

@@ -1,0 +1,194 @@
+package reports_test
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/log"
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/chromedp"
+
+	"github.com/corscheck/corscheck/reports"
+	"github.com/corscheck/corscheck/runner"
+	"github.com/corscheck/corscheck/scenarios"
+)
+
+// markup a hostile target sends in header values.
+var markup = []string{
+	`<script>window.__pwned="script"</script>`,
+	`<img src=x onerror="window.__pwned='img'">`,
+	`" onmouseover="window.__pwned='attr'" x="`,
+	`'><svg onload=window.__pwned=1>`,
+}
+
+// TestReportInChromium renders a report built from real probes of a hostile
+// target, opens it in headless Chromium from disk and checks: no console
+// errors, no network requests, working filters, and that the target's
+// markup shows as text and runs nothing. It saves a screenshot.
+func TestReportInChromium(t *testing.T) {
+	hostile := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Access-Control-Allow-Origin", r.Header.Get("Origin")) // reflects anything: hostile cases fail
+		for i, m := range markup {
+			h.Set("X-Markup-"+string(rune('a'+i)), m)
+		}
+		h.Set("Access-Control-Expose-Headers", markup[0])
+		w.WriteHeader(200)
+	}))
+	defer hostile.Close()
+
+	b, err := runner.Start(context.Background(), runner.Options{})
+	if err != nil {
+		t.Skip(err) // no browser: make test installs one
+	}
+	pol := &scenarios.Policy{Origins: []string{"https://app.example.com"}, Methods: []string{"GET", "PUT"}, Credentials: true}
+	cases, err := scenarios.Expand(pol, hostile.URL+"/api?q=<b>"+markup[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	probes := make([]runner.Probe, len(cases))
+	for i, c := range cases {
+		probes[i] = runner.ProbeFor(c)
+	}
+	obs, err := b.Run(context.Background(), probes, runner.RunOptions{Timeout: 5 * time.Second})
+	b.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := &reports.Results{Tool: reports.Tool{Version: "test"}, Target: hostile.URL + "/" + markup[0], Policy: pol, StartedAt: time.Now().UTC().Format(time.RFC3339)}
+	for i, c := range cases {
+		res.Cases = append(res.Cases, reports.NewCaseResult(c, obs[i], scenarios.Judge(c, obs[i])))
+	}
+	res.Finish()
+	if res.Summary.Failed == 0 || res.Summary.Passed == 0 {
+		t.Fatalf("want both passing and failing cases, got %+v", res.Summary)
+	}
+	dir := t.TempDir()
+	if err := res.WriteAll(dir); err != nil {
+		t.Fatal(err)
+	}
+	page := "file://" + filepath.Join(dir, "report.html")
+
+	path, err := runner.FindChrome("")
+	if err != nil {
+		t.Skip(err)
+	}
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(path), chromedp.NoSandbox, chromedp.WindowSize(1200, 1600))
+	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
+	defer cancel()
+	ctx, cancel := chromedp.NewContext(actx)
+	defer cancel()
+
+	var mu sync.Mutex
+	var requests, problems []string
+	if err := chromedp.Do(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := chromedp.Listen(ctx, func(ev any) {
+		mu.Lock()
+		defer mu.Unlock()
+		switch ev := ev.(type) {
+		case *network.EventRequestWillBeSent:
+			requests = append(requests, ev.Request.URL)
+		case *runtime.EventExceptionThrown:
+			problems = append(problems, "exception: "+ev.ExceptionDetails.Text)
+		case *runtime.EventConsoleAPICalled:
+			problems = append(problems, "console."+string(ev.Type))
+		case *log.EventEntryAdded:
+			if ev.Entry.Level == log.EntryLevelError || ev.Entry.Level == log.EntryLevelWarning {
+				problems = append(problems, string(ev.Entry.Level)+": "+ev.Entry.Text)
+			}
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	enable := chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		if _, err := cdp.Call(ctx, tg, log.Enable, cdp.Empty{}); err != nil {
+			return err
+		}
+		_, err := cdp.Call(ctx, tg, network.Enable, network.EnableParams{})
+		return err
+	})
+	if err := chromedp.Do(ctx, enable, chromedp.Navigate(page)); err != nil {
+		t.Fatal(err)
+	}
+
+	eval := func(js string) any {
+		t.Helper()
+		v, err := chromedp.Run(ctx, chromedp.Evaluate[any](js))
+		if err != nil {
+			t.Fatalf("%s: %v", js, err)
+		}
+		return v
+	}
+	if v := eval(`typeof window.__pwned`); v != "undefined" {
+		t.Errorf("the target's markup ran: window.__pwned is %v", eval(`String(window.__pwned)`))
+	}
+	text := eval(`document.body.innerText`).(string)
+	for _, m := range markup {
+		if !strings.Contains(text, m) {
+			t.Errorf("the markup %q does not show as text", m)
+		}
+	}
+	if n := eval(`document.querySelectorAll("img, svg, script").length`).(float64); n != 1 {
+		t.Errorf("the page has %v img/svg/script elements, want only its own script", n)
+	}
+
+	visible := `Array.from(document.querySelectorAll("tr.case")).filter(r => !r.hidden).length`
+	total := eval(`document.querySelectorAll("tr.case").length`).(float64)
+	failuresOnly := eval(visible).(float64)
+	if failuresOnly != float64(res.Summary.Failed+res.Summary.Errored) || total != float64(res.Summary.Total) {
+		t.Errorf("failures-only filter shows %v of %v rows, want %d", failuresOnly, total, res.Summary.Failed+res.Summary.Errored)
+	}
+	eval(`(() => { const c = document.getElementById("only-failures"); c.checked = false; c.dispatchEvent(new Event("input")); })()`)
+	if all := eval(visible).(float64); all != total {
+		t.Errorf("with the filter off %v of %v rows show", all, total)
+	}
+	eval(`(() => { const s = document.getElementById("family"); s.value = "simple"; s.dispatchEvent(new Event("input")); })()`)
+	simple := 0
+	for _, c := range res.Cases {
+		if c.Family == "simple" {
+			simple++
+		}
+	}
+	if got := eval(visible).(float64); got != float64(simple) {
+		t.Errorf("family filter shows %v rows, want %d", got, simple)
+	}
+
+	shot, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+	if err != nil {
+		t.Fatal(err)
+	}
+	art := os.Getenv("CORSCHECK_ARTIFACTS")
+	if art == "" {
+		art = filepath.Join("testdata", "artifacts")
+	}
+	os.MkdirAll(art, 0o755)
+	if err := os.WriteFile(filepath.Join(art, "report.png"), shot, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshot: %s", filepath.Join(art, "report.png"))
+
+	// The reads above ran after the page's own script and events are
+	// ordered before the replies that followed them (Listen), so every
+	// request and message of the page is in the lists by now.
+	mu.Lock()
+	defer mu.Unlock()
+	for _, u := range requests {
+		if !strings.HasPrefix(u, "file://") {
+			t.Errorf("the report made a network request: %s", u)
+		}
+	}
+	if len(problems) > 0 {
+		t.Errorf("console errors or exceptions: %v", problems)
+	}
+}
