@@ -110,11 +110,7 @@ func Prepare(cfg Config) (*Session, error) {
 		if cfg.Target != "" {
 			return envErr(errors.New("--fixture and --target both name a target; give one"))
 		}
-		h, err := fixtures.HandlerFor(name, s.Policy)
-		if err != nil {
-			return envErr(err)
-		}
-		if s.fixture, err = fixtures.Serve(h, ""); err != nil {
+		if s.fixture, err = fixtures.Start(name, s.Policy, ""); err != nil {
 			return envErr(err)
 		}
 		s.Target = s.fixture.URL + "/api/items"
