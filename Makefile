@@ -5,7 +5,7 @@ GO      ?= go
 BIN     := bin/corscheck
 FUZZTIME ?= 10s
 
-.PHONY: all build chrome run test unit fuzz bench lint clean
+.PHONY: all build chrome deps run test unit bench lint clean
 
 all: build
 
@@ -15,6 +15,10 @@ build:
 chrome:
 	@./.ci/ensure-chrome
 
+# Chrome, plus nginx, Node.js and npm for the real-implementation fixtures.
+deps:
+	@./.ci/ensure-deps
+
 run: chrome build
 	./$(BIN) run
 
@@ -22,7 +26,7 @@ lint:
 	@test -z "$$(gofmt -l .)" || { echo "gofmt would change:"; gofmt -l .; exit 1; }
 	$(GO) vet ./...
 
-test: chrome lint
+test: deps lint
 	$(GO) test -count=1 ./...
 	$(GO) test -run '^$$' -fuzz FuzzParsePolicy -fuzztime $(FUZZTIME) ./scenarios
 
