@@ -166,3 +166,36 @@ func TestDiff(t *testing.T) {
 		t.Fatal("a run compared with itself has changes")
 	}
 }
+
+func TestCompat(t *testing.T) {
+	a, b := sample(), sample()
+	b.Cases[0].Verdict = scenarios.Fail // simple GET differs between the two
+	b.Cases = b.Cases[:3]               // and b never ran the cache case
+	c := NewCompat([]string{"one", "two"}, []*Results{a, b})
+	if len(c.Rows) != 4 || len(c.Implementations) != 2 {
+		t.Fatalf("rows %d, implementations %d", len(c.Rows), len(c.Implementations))
+	}
+	differs := map[string]bool{}
+	for _, r := range c.Rows {
+		differs[r.ID] = r.Differs
+	}
+	if !differs["simple.get.include.https-app.example.com"] || !differs["cache.repeat.include"] || differs["simple.get.include.https-evilapp.example.com"] {
+		t.Fatalf("differs: %v", differs)
+	}
+	if got := c.Rows[0].Cells["two"].Link; got != "two/report.html#d-simple.get.include.https-app.example.com" {
+		t.Fatalf("link %q", got)
+	}
+	js, err := c.JSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "compat.golden.json", js)
+	page, err := c.HTML()
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "compat.golden.html", page)
+	if strings.Contains(string(page), "<script>window.__pwned") {
+		t.Fatal("markup reached the compat page")
+	}
+}

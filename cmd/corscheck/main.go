@@ -34,6 +34,7 @@ Usage:
   corscheck fixtures serve NAME [--addr HOST:PORT]
   corscheck report  RESULTS.json [-o report.html]
   corscheck diff    OLD.json NEW.json [--html FILE] [--markdown FILE]
+  corscheck compat  --policy FILE NAME=URL... [--out DIR]   (URL may be fixture:NAME)
   corscheck version
 
 Exit status: 0 success (allowed / every case passed), 1 blocked / a case failed,
@@ -73,12 +74,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = cmdReport(args[1:], stdout, stderr)
 	case "diff":
 		err = cmdDiff(args[1:], stdout, stderr)
+	case "compat":
+		err = cmdCompat(args[1:], stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "corscheck", toolVersion())
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 	default:
-		err = usageErr("unknown command %q; commands: run, probe, fixtures, report, diff, version", args[0])
+		err = usageErr("unknown command %q; commands: run, probe, fixtures, report, diff, compat, version", args[0])
 	}
 	if err == nil {
 		return 0

@@ -1,0 +1,122 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/corscheck/corscheck/reports"
+)
+
+var implName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
+
+func cmdCompat(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("compat", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	policy := fs.String("policy", "", "policy file every target is tested against (required)")
+	out := fs.String("out", "corscheck-compat", "directory for compat.html, compat.json and one folder per target")
+	timeout := fs.Duration("timeout", 10*time.Second, "time limit for each fetch")
+	chrome := fs.String("chrome", "", "Chrome or Chromium binary")
+	browserURL := fs.String("browser-url", "", "attach to a running Chrome at http://HOST:PORT")
+	allowRemote := fs.Bool("allow-remote", false, "allow targets that are not on loopback")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "Usage: corscheck compat --policy FILE NAME=URL... [--out DIR]\n\nRuns the suite against several targets (URL, or fixture:NAME for a built-in fixture)\nand writes a compatibility matrix. Exit 0 when the matrix was produced, 2 on error.\n\nFlags:")
+		fs.PrintDefaults()
+	}
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
+		return &exitError{2, errors.New("")}
+	}
+	if *policy == "" {
+		return usageErr("compat needs --policy FILE: every target is judged against the same policy")
+	}
+	if len(pos) == 0 {
+		return usageErr("compat needs at least one NAME=URL, e.g. rs-cors=fixture:rs-cors or staging=http://127.0.0.1:8080/api")
+	}
+	type target struct{ name, where string }
+	var targets []target
+	seen := map[string]bool{}
+	for _, a := range pos {
+		name, where, ok := strings.Cut(a, "=")
+		if !ok || !implName.MatchString(name) || where == "" {
+			return usageErr("%q: write NAME=URL (NAME of letters, digits, . _ -), e.g. nginx=http://127.0.0.1:8080/api", a)
+		}
+		if seen[name] {
+			return usageErr("name %q is given twice", name)
+		}
+		seen[name] = true
+		targets = append(targets, target{name, where})
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return &exitError{2, err}
+	}
+	var names []string
+	var results []*reports.Results
+	for _, t := range targets {
+		dir := filepath.Join(*out, t.name)
+		runArgs := []string{"run", "--policy", *policy, "--out", dir, "--timeout", timeout.String()}
+		if f, ok := strings.CutPrefix(t.where, "fixture:"); ok {
+			runArgs = append(runArgs, "--fixture", f)
+		} else {
+			runArgs = append(runArgs, "--target", t.where)
+		}
+		for flagName, v := range map[string]string{"--chrome": *chrome, "--browser-url": *browserURL} {
+			if v != "" {
+				runArgs = append(runArgs, flagName, v)
+			}
+		}
+		if *allowRemote {
+			runArgs = append(runArgs, "--allow-remote")
+		}
+		fmt.Fprintf(stderr, "compat: %s (%s)\n", t.name, t.where)
+		cmd := exec.Command(self, runArgs...)
+		var errb bytes.Buffer
+		cmd.Stderr = &errb
+		err := cmd.Run()
+		var ee *exec.ExitError
+		if err != nil && !(errors.As(err, &ee) && ee.ExitCode() == 1) {
+			return &exitError{2, fmt.Errorf("%s: %s", t.name, strings.TrimSpace(lastLine(errb.String())))}
+		}
+		r, err := reports.ReadResults(filepath.Join(dir, "results.json"))
+		if err != nil {
+			return &exitError{2, fmt.Errorf("%s: %w", t.name, err)}
+		}
+		fmt.Fprintf(stderr, "compat: %s: %d passed, %d failed, %d errored\n", t.name, r.Summary.Passed, r.Summary.Failed, r.Summary.Errored)
+		names = append(names, t.name)
+		results = append(results, r)
+	}
+	c := reports.NewCompat(names, results)
+	js, err := c.JSON()
+	if err != nil {
+		return err
+	}
+	page, err := c.HTML()
+	if err != nil {
+		return err
+	}
+	if err := reports.WriteFileAtomic(filepath.Join(*out, "compat.json"), js); err != nil {
+		return &exitError{2, err}
+	}
+	if err := reports.WriteFileAtomic(filepath.Join(*out, "compat.html"), page); err != nil {
+		return &exitError{2, err}
+	}
+	fmt.Fprintln(stdout, filepath.Join(*out, "compat.html"))
+	return nil
+}
+
+func lastLine(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.LastIndexByte(s, '\n'); i >= 0 {
+		return s[i+1:]
+	}
+	return s
+}

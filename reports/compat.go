@@ -1,0 +1,165 @@
+package reports
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"html/template"
+	"sort"
+
+	"github.com/corscheck/corscheck/scenarios"
+)
+
+// CompatSchema identifies compat.json.
+const CompatSchema = "corscheck.compat/v1"
+
+// Implementation is one column of the compatibility matrix.
+type Implementation struct {
+	Name    string  `json:"name"`
+	Target  string  `json:"target"`
+	Browser string  `json:"browser"`
+	Summary Summary `json:"summary"`
+	// Results and Report are paths relative to compat.json.
+	Results string `json:"results"`
+	Report  string `json:"report"`
+}
+
+// Cell is one implementation's verdict on one case.
+type Cell struct {
+	Verdict scenarios.Verdict `json:"verdict"`
+	Reason  string            `json:"reason,omitempty"`
+	Message string            `json:"message"`
+	// Link points at the case's evidence in that implementation's report.
+	Link string `json:"link"`
+}
+
+// CompatRow is one case across implementations.
+type CompatRow struct {
+	ID      string          `json:"id"`
+	Family  string          `json:"family"`
+	Title   string          `json:"title"`
+	Differs bool            `json:"differs"`
+	Cells   map[string]Cell `json:"cells"`
+}
+
+// Compat is the compatibility matrix: cases × implementations.
+type Compat struct {
+	Schema          string            `json:"schema"`
+	Policy          *scenarios.Policy `json:"policy"`
+	Implementations []Implementation  `json:"implementations"`
+	Rows            []CompatRow       `json:"cases"`
+}
+
+// NewCompat builds the matrix from one results document per implementation
+// (names[i] ran results[i]); the per-implementation files live in NAME/.
+func NewCompat(names []string, results []*Results) *Compat {
+	c := &Compat{Schema: CompatSchema}
+	rows := map[string]*CompatRow{}
+	var order []string
+	for i, r := range results {
+		name := names[i]
+		if c.Policy == nil {
+			c.Policy = r.Policy
+		}
+		c.Implementations = append(c.Implementations, Implementation{Name: name, Target: r.Target, Browser: r.Browser,
+			Summary: r.Summary, Results: name + "/results.json", Report: name + "/report.html"})
+		for _, cr := range r.Cases {
+			row := rows[cr.ID]
+			if row == nil {
+				row = &CompatRow{ID: cr.ID, Family: cr.Family, Title: cr.Title, Cells: map[string]Cell{}}
+				rows[cr.ID] = row
+				order = append(order, cr.ID)
+			}
+			row.Cells[name] = Cell{Verdict: cr.Verdict, Reason: reasonOf(cr), Message: cr.Message, Link: name + "/report.html#d-" + cr.ID}
+		}
+	}
+	rank := map[string]int{}
+	for i, f := range scenarios.Families {
+		rank[f] = i
+	}
+	for _, id := range order {
+		row := rows[id]
+		first, seen := scenarios.Verdict(0), false
+		for _, name := range names {
+			v := row.Cells[name].Verdict
+			if seen && v != first {
+				row.Differs = true
+			}
+			first, seen = v, true
+		}
+		if len(row.Cells) != len(names) {
+			row.Differs = true
+		}
+		c.Rows = append(c.Rows, *row)
+	}
+	sort.SliceStable(c.Rows, func(i, j int) bool {
+		a, b := c.Rows[i], c.Rows[j]
+		if rank[a.Family] != rank[b.Family] {
+			return rank[a.Family] < rank[b.Family]
+		}
+		return a.ID < b.ID
+	})
+	return c
+}
+
+// JSON renders compat.json.
+func (c *Compat) JSON() ([]byte, error) {
+	b, err := json.MarshalIndent(c, "", "  ")
+	return append(b, '\n'), err
+}
+
+const compatJS = `
+(function () {
+  var diff = document.getElementById("only-diff");
+  function apply() {
+    document.querySelectorAll("tr.row").forEach(function (tr) {
+      tr.hidden = diff.checked && tr.dataset.differs !== "true";
+    });
+  }
+  diff.addEventListener("input", apply);
+  apply();
+})();
+`
+
+var compatTmpl = template.Must(template.New("compat").Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; script-src '{{.ScriptHash}}'">
+<title>corscheck compatibility matrix</title><style>{{.CSS}}
+td.cell{text-align:center;white-space:nowrap;font-size:12px;padding:2px 4px;width:1%}td.cell a{text-decoration:none;font-weight:600;color:inherit}
+td.cell.pass{background:#dafbe1}td.cell.fail{background:#ffebe9}td.cell.error{background:#fff8c5}td.cell.skipped{background:#f6f8fa}
+th.impl{writing-mode:vertical-rl;transform:rotate(180deg);white-space:nowrap}</style></head><body><header>
+<h1>corscheck compatibility matrix</h1>
+<div class="meta">{{len .C.Rows}} cases × {{len .C.Implementations}} implementations, one policy. Each cell links to its evidence.</div>
+<table><thead><tr><th>implementation</th><th>target</th><th>passed</th><th>failed</th><th>errored</th></tr></thead><tbody>
+{{range .C.Implementations}}<tr><td><a href="{{.Report}}">{{.Name}}</a></td><td><code>{{.Target}}</code></td><td class="pass">{{.Summary.Passed}}</td><td class="fail">{{.Summary.Failed}}</td><td class="error">{{.Summary.Errored}}</td></tr>
+{{end}}</tbody></table>
+<details><summary>Policy</summary><pre>{{.PolicyJSON}}</pre></details>
+</header><main>
+<div class="filters"><label><input type="checkbox" id="only-diff" checked> only cases where implementations differ ({{.Differing}})</label></div>
+<table><thead><tr><th>case</th>{{range .C.Implementations}}<th class="impl">{{.Name}}</th>{{end}}</tr></thead><tbody>
+{{range $row := .C.Rows}}<tr class="row" data-differs="{{$row.Differs}}"><td><code>{{$row.ID}}</code></td>{{range $.C.Implementations}}{{$cell := index $row.Cells .Name}}{{if $cell.Verdict}}<td class="cell {{$cell.Verdict}}" title="{{$cell.Message}}"><a href="{{$cell.Link}}">{{$cell.Verdict}}</a>{{if and $cell.Reason (ne $cell.Verdict.String "pass")}}<br><small>{{$cell.Reason}}</small>{{end}}</td>{{else}}<td class="cell">—</td>{{end}}{{end}}</tr>
+{{end}}</tbody></table></main>
+<script>{{.JS}}</script></body></html>
+`))
+
+// HTML renders compat.html: Autobahn style, every cell a link to its evidence.
+func (c *Compat) HTML() ([]byte, error) {
+	policy, err := json.MarshalIndent(c.Policy, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	differing := 0
+	for _, r := range c.Rows {
+		if r.Differs {
+			differing++
+		}
+	}
+	sum := sha256.Sum256([]byte(compatJS))
+	var buf bytes.Buffer
+	err = compatTmpl.Execute(&buf, map[string]any{
+		"C": c, "CSS": template.CSS(reportCSS), "JS": template.JS(compatJS), "Differing": differing,
+		"ScriptHash": "sha256-" + base64.StdEncoding.EncodeToString(sum[:]), "PolicyJSON": string(policy),
+	})
+	return buf.Bytes(), err
+}
