@@ -311,17 +311,115 @@ func TestRunInterruptLeavesNoChrome(t *testing.T) {
 	}
 }
 
-// chromeUnder lists PIDs of processes whose command line mentions dir (the
-// browser profile lives under TMPDIR).
-func chromeUnder(dir string) []string {
+// chromeUnder lists PIDs of browsers whose profile lives under dir (TMPDIR).
+func chromeUnder(dir string) []string { return processesMentioning("--user-data-dir=" + dir) }
+
+func TestDiffAndCompat(t *testing.T) {
+	dir := t.TempDir()
+	good, bad := filepath.Join(dir, "good"), filepath.Join(dir, "bad")
+	if r := corscheck(t, nil, "run", "--out", good, "--label-filter", "family:simple"); r.code != 0 {
+		t.Fatalf("run: %d %s", r.code, r.stderr)
+	}
+	if r := corscheck(t, nil, "run", "--fixture", "zoo-no-acao", "--out", bad, "--label-filter", "family:simple"); r.code != 1 {
+		t.Fatalf("run: %d %s", r.code, r.stderr)
+	}
+	md := filepath.Join(dir, "diff.md")
+	r := corscheck(t, nil, "diff", filepath.Join(good, "results.json"), filepath.Join(bad, "results.json"), "--markdown", md, "--html", filepath.Join(dir, "diff.html"))
+	if r.code != 1 || !strings.Contains(r.stdout, "REGRESSED") || !strings.Contains(r.stdout, "MissingAllowOriginHeader") {
+		t.Errorf("diff good→bad: exit %d\n%s", r.code, r.stdout)
+	}
+	if b, err := os.ReadFile(md); err != nil || !strings.Contains(string(b), "#### regressed") {
+		t.Errorf("markdown: %v %s", err, b)
+	}
+	if r := corscheck(t, nil, "diff", filepath.Join(bad, "results.json"), filepath.Join(good, "results.json")); r.code != 0 || !strings.Contains(r.stdout, "FIXED") {
+		t.Errorf("diff bad→good: exit %d\n%s", r.code, r.stdout)
+	}
+	os.WriteFile(filepath.Join(dir, "junk.json"), []byte("{"), 0o644)
+	if r := corscheck(t, nil, "diff", filepath.Join(dir, "junk.json"), filepath.Join(good, "results.json")); r.code != 2 || !strings.Contains(r.stderr, "not a corscheck results file") {
+		t.Errorf("diff junk: exit %d %s", r.code, r.stderr)
+	}
+
+	out := filepath.Join(dir, "compat")
+	r = corscheck(t, nil, "compat", "--policy", "../../fixtures/policies/sample.yaml", "ref=fixture:reference", "novary=fixture:zoo-no-vary", "--out", out)
+	if r.code != 0 {
+		t.Fatalf("compat: exit %d\n%s", r.code, r.stderr)
+	}
+	var c reports.Compat
+	data, err := os.ReadFile(filepath.Join(out, "compat.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(data, &c); err != nil || len(c.Implementations) != 2 {
+		t.Fatalf("compat.json: %v", err)
+	}
+	differ := 0
+	for _, row := range c.Rows {
+		if row.Differs {
+			differ++
+			if !strings.HasPrefix(row.ID, "vary.") {
+				t.Errorf("reference and zoo-no-vary differ on %s", row.ID)
+			}
+		}
+	}
+	if differ != 1 {
+		t.Errorf("%d differing rows, want the one vary case", differ)
+	}
+	if r := corscheck(t, nil, "compat", "--policy", "../../fixtures/policies/sample.yaml", "bad name=x"); r.code != 2 {
+		t.Errorf("compat bad arg: exit %d", r.code)
+	}
+}
+
+// fixtures serve prints the base URL first and, on Ctrl-C, stops the server
+// and its child process (nginx here).
+func TestFixturesServeNginx(t *testing.T) {
+	tmp := t.TempDir()
+	cmd := exec.Command(bin, "fixtures", "serve", "nginx")
+	cmd.Env = append(os.Environ(), "TMPDIR="+tmp)
+	stdout, _ := cmd.StdoutPipe()
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 200)
+	n, _ := stdout.Read(buf)
+	base := strings.TrimSpace(string(buf[:n]))
+	if !strings.HasPrefix(base, "http://127.0.0.1:") {
+		cmd.Process.Kill()
+		t.Fatalf("first line %q, stderr %s", base, stderr.String())
+	}
+	req, _ := http.NewRequest(http.MethodOptions, base+"/api", nil)
+	req.Header.Set("Origin", "https://app.example.com")
+	req.Header.Set("Access-Control-Request-Method", "PUT")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 204 || resp.Header.Get("Access-Control-Allow-Origin") != "https://app.example.com" || !strings.HasPrefix(resp.Header.Get("Server"), "nginx") {
+		t.Errorf("nginx preflight: %d %v", resp.StatusCode, resp.Header)
+	}
+	if len(processesMentioning(tmp)) == 0 {
+		t.Fatal("no nginx process under the test's TMPDIR: the cleanup check would prove nothing")
+	}
+	cmd.Process.Signal(syscall.SIGINT)
+	if err := cmd.Wait(); err != nil {
+		t.Errorf("serve exited with %v: %s", err, stderr.String())
+	}
+	if left := processesMentioning(tmp); len(left) > 0 {
+		t.Errorf("nginx left running: %v", left)
+	}
+}
+
+// processesMentioning lists PIDs whose command line contains s.
+func processesMentioning(s string) []string {
 	var pids []string
 	entries, _ := os.ReadDir("/proc")
 	for _, e := range entries {
 		cmdline, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		if err != nil || !bytes.Contains(cmdline, []byte("--user-data-dir="+dir)) {
-			continue
+		if err == nil && bytes.Contains(cmdline, []byte(s)) {
+			pids = append(pids, e.Name())
 		}
-		pids = append(pids, e.Name())
 	}
 	return pids
 }
