@@ -37,7 +37,9 @@ type Config struct {
 	Chrome             string
 	LocalNetworkAccess bool
 	AllowRemote        bool
-	Version            string
+	// Wait is how long to wait for a target that does not accept connections yet.
+	Wait    time.Duration
+	Version string
 	// Progress receives progress lines; nil is quiet.
 	Progress io.Writer
 }
@@ -53,6 +55,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Chrome, "chrome", "", "Chrome or Chromium binary (default: $CHROME_PATH, then a search)")
 	fs.BoolVar(&c.LocalNetworkAccess, "local-network-access", false, "keep Chrome's Local Network Access checks on (they block public origins from loopback targets whatever the CORS headers say)")
 	fs.BoolVar(&c.AllowRemote, "allow-remote", false, "allow a target that is not on loopback (corscheck sends real PUT/DELETE requests)")
+	fs.DurationVar(&c.Wait, "wait", 0, "wait up to this long for the target to accept connections (a server starting in the background)")
 }
 
 // EnvError is a usage, policy or environment problem found before any case ran.
@@ -159,7 +162,17 @@ func (s *Session) CheckReachable() error {
 		port = map[string]string{"http": "80", "https": "443"}[u.Scheme]
 	}
 	addr := net.JoinHostPort(u.Hostname(), port)
+	deadline := time.Now().Add(s.Config.Wait)
 	conn, err := net.DialTimeout("tcp", addr, 3*time.Second)
+	if err != nil && s.Config.Wait > 0 && s.Config.Progress != nil {
+		fmt.Fprintf(s.Config.Progress, "corscheck: waiting up to %s for %s to accept connections\n", s.Config.Wait, addr)
+	}
+	// With --wait, retry until the server listens: a connection attempt is
+	// the only way to learn that, so this polls, with a short back-off.
+	for backoff := 50 * time.Millisecond; err != nil && time.Now().Add(backoff).Before(deadline); backoff = min(2*backoff, time.Second) {
+		time.Sleep(backoff)
+		conn, err = net.DialTimeout("tcp", addr, 3*time.Second)
+	}
 	if err != nil {
 		return &EnvError{fmt.Errorf("target %s is not reachable (%v): start the server or fix --target", target, err)}
 	}

@@ -27,6 +27,7 @@ func cmdCompat(args []string, stdout, stderr io.Writer) error {
 	chrome := fs.String("chrome", "", "Chrome or Chromium binary")
 	browserURL := fs.String("browser-url", "", "attach to a running Chrome at http://HOST:PORT")
 	allowRemote := fs.Bool("allow-remote", false, "allow targets that are not on loopback")
+	wait := fs.Duration("wait", 0, "wait up to this long for each target to accept connections")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: corscheck compat --policy FILE NAME=URL... [--out DIR]\n\nRuns the suite against several targets (URL, or fixture:NAME for a built-in fixture)\nand writes a compatibility matrix. Exit 0 when the matrix was produced, 2 on error.\n\nFlags:")
 		fs.PrintDefaults()
@@ -63,7 +64,7 @@ func cmdCompat(args []string, stdout, stderr io.Writer) error {
 	var results []*reports.Results
 	for _, t := range targets {
 		dir := filepath.Join(*out, t.name)
-		runArgs := []string{"run", "--policy", *policy, "--out", dir, "--timeout", timeout.String()}
+		runArgs := []string{"run", "--policy", *policy, "--out", dir, "--timeout", timeout.String(), "--wait", wait.String()}
 		if f, ok := strings.CutPrefix(t.where, "fixture:"); ok {
 			runArgs = append(runArgs, "--fixture", f)
 		} else {

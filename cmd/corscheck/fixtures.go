@@ -5,12 +5,14 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/signal"
 	"syscall"
 
 	"github.com/corscheck/corscheck/fixtures"
 	"github.com/corscheck/corscheck/scenarios"
+	"github.com/corscheck/corscheck/suite"
 )
 
 func cmdFixtures(args []string, stdout, stderr io.Writer) error {
@@ -27,6 +29,7 @@ func cmdFixtures(args []string, stdout, stderr io.Writer) error {
 		fs := flag.NewFlagSet("fixtures serve", flag.ContinueOnError)
 		fs.SetOutput(stderr)
 		addr := fs.String("addr", "127.0.0.1:0", "loopback address to listen on")
+		anyAddr := fs.Bool("listen-any", false, "allow a non-loopback --addr such as 0.0.0.0:8080 (inside a container)")
 		policyPath := fs.String("policy", "", "policy the fixture implements (default: the shared sample policy)")
 		pos, err := parseInterleaved(fs, args[1:])
 		if err != nil {
@@ -34,6 +37,9 @@ func cmdFixtures(args []string, stdout, stderr io.Writer) error {
 		}
 		if len(pos) != 1 {
 			return usageErr("fixtures serve takes one NAME; `corscheck fixtures list` shows them")
+		}
+		if err := checkListenAddr(*addr, *anyAddr); err != nil {
+			return &exitError{2, err}
 		}
 		var p *scenarios.Policy
 		if *policyPath != "" {
@@ -56,4 +62,16 @@ func cmdFixtures(args []string, stdout, stderr io.Writer) error {
 		return nil
 	}
 	return usageErr("fixtures: unknown subcommand %q (list, serve)", args[0])
+}
+
+// checkListenAddr keeps fixtures on loopback unless --listen-any.
+func checkListenAddr(addr string, any bool) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("--addr %q: want HOST:PORT, e.g. 127.0.0.1:8080", addr)
+	}
+	if any || suite.IsLoopbackHost(host) {
+		return nil
+	}
+	return fmt.Errorf("--addr %q: fixtures are test servers and listen on loopback only (127.0.0.1, ::1, localhost); add --listen-any inside a container", addr)
 }

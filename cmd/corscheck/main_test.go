@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"encoding/xml"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -422,4 +423,41 @@ func processesMentioning(s string) []string {
 		}
 	}
 	return pids
+}
+
+// --wait lets a target start after corscheck: the run waits, then passes.
+func TestRunWaitsForTarget(t *testing.T) {
+	addr := closedPort(t)
+	cmd := exec.Command(bin, "run", "--policy", "../../fixtures/policies/sample.yaml", "--target", "http://"+addr+"/api",
+		"--wait", "20s", "--label-filter", "family:simple", "--out", t.TempDir())
+	stderr, _ := cmd.StderrPipe()
+	var stdout bytes.Buffer
+	cmd.Stdout = &stdout
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 4096)
+	n, _ := stderr.Read(buf)
+	if !strings.Contains(string(buf[:n]), "waiting up to 20s for "+addr) {
+		cmd.Process.Kill()
+		t.Fatalf("no waiting notice: %q", buf[:n])
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		cmd.Process.Kill()
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Access-Control-Allow-Origin", r.Header.Get("Origin"))
+		w.Header().Set("Access-Control-Allow-Credentials", "true")
+	})}
+	go srv.Serve(ln)
+	defer srv.Close()
+	go io.Copy(io.Discard, stderr)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("run after waiting: %v\n%s", err, stdout.String())
+	}
+	if !strings.Contains(stdout.String(), "8 passed, 0 failed, 0 errored") {
+		t.Errorf("stdout: %s", stdout.String())
+	}
 }
