@@ -74,10 +74,6 @@ func NewCompat(names []string, results []*Results) *Compat {
 			row.Cells[name] = Cell{Verdict: cr.Verdict, Reason: reasonOf(cr), Message: cr.Message, Link: name + "/report.html#d-" + cr.ID}
 		}
 	}
-	rank := map[string]int{}
-	for i, f := range scenarios.Families {
-		rank[f] = i
-	}
 	for _, id := range order {
 		row := rows[id]
 		first, seen := scenarios.Verdict(0), false
@@ -94,11 +90,7 @@ func NewCompat(names []string, results []*Results) *Compat {
 		c.Rows = append(c.Rows, *row)
 	}
 	sort.SliceStable(c.Rows, func(i, j int) bool {
-		a, b := c.Rows[i], c.Rows[j]
-		if rank[a.Family] != rank[b.Family] {
-			return rank[a.Family] < rank[b.Family]
-		}
-		return a.ID < b.ID
+		return familyThenID(c.Rows[i].Family, c.Rows[i].ID, c.Rows[j].Family, c.Rows[j].ID)
 	})
 	return c
 }

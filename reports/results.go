@@ -105,16 +105,8 @@ func (r *Results) Finish() {
 	if r.Tool.Name == "" {
 		r.Tool.Name = "corscheck"
 	}
-	rank := map[string]int{}
-	for i, f := range scenarios.Families {
-		rank[f] = i
-	}
 	sort.SliceStable(r.Cases, func(i, j int) bool {
-		a, b := r.Cases[i], r.Cases[j]
-		if rank[a.Family] != rank[b.Family] {
-			return rank[a.Family] < rank[b.Family]
-		}
-		return a.ID < b.ID
+		return familyThenID(r.Cases[i].Family, r.Cases[i].ID, r.Cases[j].Family, r.Cases[j].ID)
 	})
 	r.Summary = Summary{Total: len(r.Cases)}
 	for _, c := range r.Cases {
@@ -165,6 +157,14 @@ func findings(cases []CaseResult) []Finding {
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Severity == "error" && out[j].Severity != "error" })
 	return out
+}
+
+// familyThenID is the report order: by family, then by case ID.
+func familyThenID(famA, idA, famB, idB string) bool {
+	if ra, rb := scenarios.FamilyRank(famA), scenarios.FamilyRank(famB); ra != rb {
+		return ra < rb
+	}
+	return idA < idB
 }
 
 func findingKey(c CaseResult) (string, string) {

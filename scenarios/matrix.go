@@ -3,7 +3,6 @@ package scenarios
 import (
 	"fmt"
 	"net/url"
-	"sort"
 	"strconv"
 	"strings"
 )
@@ -458,16 +457,13 @@ func FamilyCounts(cases []Case) map[string]int {
 	return out
 }
 
-// SortCases orders cases by family (report order), then ID.
-func SortCases(cases []Case) {
-	rank := map[string]int{}
+// FamilyRank orders families for reports: the position in Families, and
+// unknown families last.
+func FamilyRank(family string) int {
 	for i, f := range Families {
-		rank[f] = i
-	}
-	sort.SliceStable(cases, func(i, j int) bool {
-		if rank[cases[i].Family] != rank[cases[j].Family] {
-			return rank[cases[i].Family] < rank[cases[j].Family]
+		if f == family {
+			return i
 		}
-		return cases[i].ID < cases[j].ID
-	})
+	}
+	return len(Families)
 }

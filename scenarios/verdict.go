@@ -122,8 +122,7 @@ func refuseFix(c Case) string {
 
 func judgeReadable(c Case, o Observation) Judgement {
 	if o.Outcome != Allowed {
-		e := Explain(o)
-		return Judgement{Verdict: Fail, Message: fmt.Sprintf("%s: Chrome blocked the request (%s), so no header could be read", describeRequest(c.Request), reason(o)), Fix: e.Fix, Header: e.Header}
+		return blockedFirst(c, o, "no header could be read")
 	}
 	for name, want := range c.Expected.Readable {
 		v := o.ReadableHeaders[name]
@@ -152,8 +151,7 @@ func credNote(c Case) string {
 // policy's exposeHeaders) and fails on any other name script could read.
 func judgeUnexposed(c Case, o Observation) Judgement {
 	if o.Outcome != Allowed {
-		e := Explain(o)
-		return Judgement{Verdict: Fail, Message: fmt.Sprintf("%s: Chrome blocked the request (%s)", describeRequest(c.Request), reason(o)), Fix: e.Fix, Header: e.Header}
+		return blockedFirst(c, o, "exposure could not be checked")
 	}
 	allowed := map[string]bool{}
 	for _, h := range safelistedResponseHeaders {
@@ -181,8 +179,7 @@ func judgeCache(c Case, obs []Observation) Judgement {
 	req := describeRequest(c.Request)
 	for _, o := range obs {
 		if o.Outcome != Allowed {
-			e := Explain(o)
-			return Judgement{Verdict: Fail, Message: fmt.Sprintf("%s: Chrome blocked it (%s), so the preflight cache could not be checked", req, reason(o)), Fix: e.Fix, Header: e.Header}
+			return blockedFirst(c, o, "the preflight cache could not be checked")
 		}
 	}
 	if obs[0].Preflight == nil {
@@ -217,8 +214,7 @@ func judgeCache(c Case, obs []Observation) Judgement {
 func judgeVary(c Case, o Observation) Judgement {
 	req := describeRequest(c.Request)
 	if o.Outcome != Allowed {
-		e := Explain(o)
-		return Judgement{Verdict: Fail, Message: fmt.Sprintf("%s: Chrome blocked it (%s), so Vary could not be checked", req, reason(o)), Fix: e.Fix, Header: e.Header}
+		return blockedFirst(c, o, "Vary could not be checked")
 	}
 	acao, _ := o.Response.Header("access-control-allow-origin")
 	if acao == "*" {
@@ -233,6 +229,14 @@ func judgeVary(c Case, o Observation) Judgement {
 	return Judgement{Verdict: Fail, Header: "Vary",
 		Message: fmt.Sprintf("%s: Access-Control-Allow-Origin: %s depends on the origin but the response has no Vary: Origin (Vary: %q), so a shared cache can serve it to another origin", req, acao, vary),
 		Fix:     "Add Vary: Origin to every response whose Access-Control-Allow-Origin echoes the request's origin, including responses to refused origins."}
+}
+
+// blockedFirst fails a check that needs an allowed request when Chrome
+// blocked the request itself, with the block's explanation.
+func blockedFirst(c Case, o Observation, consequence string) Judgement {
+	e := Explain(o)
+	return Judgement{Verdict: Fail, Fix: e.Fix, Header: e.Header,
+		Message: fmt.Sprintf("%s: Chrome blocked it (%s), so %s", describeRequest(c.Request), reason(o), consequence)}
 }
 
 func reason(o Observation) string {
