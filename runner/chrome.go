@@ -38,14 +38,18 @@ type Options struct {
 }
 
 // candidates are the names and paths tried, in order: the headless shell
-// first because it starts about three times faster.
+// first because it starts about three times faster. Debian's binaries come
+// before its /usr/bin wrappers: chromium-headless-shell's wrapper is a shell
+// script that does not exec, so the browser would be a grandchild that
+// neither dies with corscheck (Pdeathsig reaches only the shell) nor with a
+// kill of the process corscheck started.
 var candidates = []string{
-	"chromium-headless-shell",
 	"/usr/lib/chromium/chromium-headless-shell",
+	"chromium-headless-shell",
+	"/usr/lib/chromium/chromium",
 	"chromium",
 	"/usr/bin/chromium",
 	"chromium-browser",
-	"/usr/lib/chromium/chromium",
 	"google-chrome",
 	"google-chrome-stable",
 	"/opt/google/chrome/chrome",
@@ -163,9 +167,14 @@ func (b *Browser) Close() {
 	}
 }
 
-// Alive reports whether the connection to the browser still stands.
-func (b *Browser) Alive() bool {
-	return b.ctx.Err() == nil
+// PID is the browser's process id, or 0 when attached to a remote browser.
+func (b *Browser) PID() int {
+	if c := chromedp.FromContext(b.ctx); c != nil && c.Browser != nil {
+		if p := c.Browser.Process(); p != nil {
+			return p.Pid
+		}
+	}
+	return 0
 }
 
 func (b *Browser) removeProfile() {

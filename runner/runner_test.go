@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -292,5 +293,51 @@ var _ = Describe("Finding Chrome", func() {
 		_, err := runner.FindChrome("/nonexistent/chrome")
 		Expect(err).To(MatchError(runner.ErrNoBrowser))
 		Expect(err.Error()).To(ContainSubstring("apt-get install"))
+	})
+})
+
+var _ = Describe("A browser that crashes mid-batch", func() {
+	It("turns every unfinished probe into an error with the reason, never a pass or a block", func() {
+		crashy, err := runner.Start(context.Background(), runner.Options{})
+		Expect(err).NotTo(HaveOccurred())
+		defer crashy.Close()
+		arrived := make(chan struct{}, 1)
+		release := make(chan struct{})
+		defer close(release)
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			select {
+			case arrived <- struct{}{}:
+			default:
+			}
+			select {
+			case <-release:
+			case <-r.Context().Done():
+			}
+		}))
+		defer srv.Close()
+		var probes []runner.Probe
+		for _, origin := range []string{app, "http://localhost:3000"} {
+			for range 10 {
+				probes = append(probes, runner.Probe{Origin: origin, Fetches: []runner.Fetch{{URL: srv.URL + "/x", Method: "GET"}}})
+			}
+		}
+		done := make(chan [][]scenarios.Observation, 1)
+		go func() {
+			defer GinkgoRecover()
+			obs, err := crashy.Run(context.Background(), probes, runner.RunOptions{Timeout: 30 * time.Second})
+			Expect(err).NotTo(HaveOccurred())
+			done <- obs
+		}()
+		Eventually(arrived).WithTimeout(10 * time.Second).Should(Receive())
+		pid := crashy.PID()
+		Expect(pid).To(BeNumerically(">", 0))
+		Expect(syscall.Kill(pid, syscall.SIGKILL)).To(Succeed())
+		var obs [][]scenarios.Observation
+		Eventually(done).WithTimeout(20 * time.Second).Should(Receive(&obs))
+		for _, o := range obs {
+			Expect(o[0].Outcome).To(Equal(scenarios.Errored))
+			Expect(o[0].ErrorKind).To(Equal(scenarios.ErrorBrowser))
+			Expect(o[0].Error).NotTo(BeEmpty())
+		}
 	})
 })

@@ -461,3 +461,43 @@ func TestRunWaitsForTarget(t *testing.T) {
 		t.Errorf("stdout: %s", stdout.String())
 	}
 }
+
+// Even a SIGKILL of corscheck, which runs no cleanup, leaves no Chrome:
+// the browser gets a parent-death signal and loses its DevTools pipe.
+func TestKilledRunLeavesNoChrome(t *testing.T) {
+	arrived := make(chan struct{}, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case arrived <- struct{}{}:
+		default:
+		}
+		<-r.Context().Done()
+	}))
+	defer srv.Close()
+	tmp := t.TempDir()
+	cmd := exec.Command(bin, "run", "--policy", "../../fixtures/policies/sample.yaml", "--target", srv.URL+"/api", "--timeout", "60s", "--out", filepath.Join(tmp, "out"))
+	cmd.Env = append(os.Environ(), "TMPDIR="+tmp)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-arrived:
+	case <-time.After(15 * time.Second):
+		cmd.Process.Kill()
+		t.Fatal("no request reached the target")
+	}
+	if len(chromeUnder(tmp)) == 0 {
+		t.Fatal("no Chrome found under the test's TMPDIR: the check below would prove nothing")
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
+	// Chrome's helper processes exit once the browser is gone; there is no
+	// event for that, so poll for a bounded time.
+	deadline := time.Now().Add(5 * time.Second)
+	for len(chromeUnder(tmp)) > 0 && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if left := chromeUnder(tmp); len(left) > 0 {
+		t.Errorf("Chrome outlived a killed corscheck: %v", left)
+	}
+}
