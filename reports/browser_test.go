@@ -164,6 +164,23 @@ func TestReportInChromium(t *testing.T) {
 		t.Errorf("family filter shows %v rows, want %d", got, simple)
 	}
 
+	eval(`(() => { const s = document.getElementById("family"); s.value = ""; s.dispatchEvent(new Event("input")); })()`)
+	eval(`(() => { const s = document.getElementById("origin"); s.value = "null"; s.dispatchEvent(new Event("input")); })()`)
+	eval(`(() => { const s = document.getElementById("credentials"); s.value = "include"; s.dispatchEvent(new Event("input")); })()`)
+	nullInclude := 0
+	for _, c := range res.Cases {
+		if c.Request.Origin == "null" && c.Request.Credentials == scenarios.CredentialsInclude {
+			nullInclude++
+		}
+	}
+	if got := eval(visible).(float64); nullInclude == 0 || got != float64(nullInclude) {
+		t.Errorf("origin null + credentials include shows %v rows, want %d", got, nullInclude)
+	}
+	if n := eval(`document.querySelectorAll(".matrix td.m a[href^='#d-']").length`).(float64); n != float64(len(res.Cases)) {
+		t.Errorf("the matrices link %v cells, want one per case (%d)", n, len(res.Cases))
+	}
+	eval(`window.scrollTo(0, 0)`)
+
 	shot, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
 	if err != nil {
 		t.Fatal(err)

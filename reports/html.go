@@ -8,6 +8,8 @@ import (
 	"html/template"
 	"sort"
 	"strings"
+
+	"github.com/corscheck/corscheck/scenarios"
 )
 
 // reportJS is the page's only script: the failures-only and family filters.
@@ -16,21 +18,21 @@ import (
 const reportJS = `
 (function () {
   var only = document.getElementById("only-failures");
-  var fam = document.getElementById("family");
   var q = document.getElementById("q");
+  var selects = ["family", "origin", "method", "credentials"].map(function (k) { return document.getElementById(k); });
   function apply() {
     var rows = document.querySelectorAll("tr.case");
     var needle = q.value.toLowerCase();
     rows.forEach(function (tr) {
       var show = (!only.checked || tr.dataset.verdict !== "pass" && tr.dataset.verdict !== "skipped") &&
-        (fam.value === "" || tr.dataset.family === fam.value) &&
+        selects.every(function (s) { return s.value === "" || tr.dataset[s.id] === s.value; }) &&
         (needle === "" || tr.textContent.toLowerCase().indexOf(needle) >= 0);
       tr.hidden = !show;
       var d = document.getElementById("d-" + tr.dataset.id);
       if (d) d.hidden = !show;
     });
   }
-  [only, fam, q].forEach(function (el) { el.addEventListener("input", apply); });
+  selects.concat([only, q]).forEach(function (el) { el.addEventListener("input", apply); });
   apply();
 })();
 `
@@ -48,6 +50,10 @@ td.v{font-weight:600;white-space:nowrap}code,pre{font:12px ui-monospace,SFMono-R
 .filters{display:flex;gap:12px;flex-wrap:wrap;align-items:center;margin:8px 0;position:sticky;top:0;background:var(--bg);padding:8px 0;border-bottom:1px solid var(--line)}
 details{border:1px solid var(--line);border-radius:6px;margin:6px 0;padding:6px 10px}summary{cursor:pointer}
 .finding{border-left:4px solid var(--fail);padding:4px 10px;margin:6px 0;color:var(--fg)}.finding.warning{border-color:var(--error)}
+.matrix{overflow-x:auto;margin:8px 0 16px}.matrix table{width:auto}.matrix th{font-weight:400;font-size:11px;white-space:nowrap}
+.matrix th.col{writing-mode:vertical-rl;transform:rotate(180deg);padding:4px 2px}.matrix td.m{padding:0;text-align:center}
+.matrix td.m a{display:block;width:18px;height:18px;margin:1px auto;border-radius:3px;text-decoration:none}
+.m.pass a{background:#2da44e}.m.fail a{background:#cf222e}.m.error a{background:#bf8700}.m.skipped a{background:#afb8c1}
 @media (max-width:700px){td.title{display:none}.count{min-width:70px}}
 @media print{.filters{display:none}details{break-inside:avoid}details>*{display:block}}
 `
@@ -75,14 +81,23 @@ var reportTmpl = template.Must(template.New("report").Funcs(template.FuncMap{
 <details><summary>Policy</summary><pre>{{.PolicyJSON}}</pre></details>
 </header>
 <main>
+<h2>Matrix</h2>
+<p class="meta">Per family, origins × requests. Green passed, red failed, amber errored; hover a cell for what happened, click it for the evidence.</p>
+{{range .Matrices}}<h3>{{.Family}}</h3><div class="matrix"><table><thead><tr><th></th>{{range .Cols}}<th class="col">{{.}}</th>{{end}}</tr></thead><tbody>
+{{range .Rows}}<tr><th>{{.Origin}}</th>{{range .Cells}}{{if .ID}}<td class="m {{.Verdict}}"><a href="#d-{{.ID}}" title="{{.Verdict}}: {{.Title}}"></a></td>{{else}}<td></td>{{end}}{{end}}</tr>
+{{end}}</tbody></table></div>
+{{end}}
 <div class="filters">
 <label><input type="checkbox" id="only-failures"{{if or .R.Summary.Failed .R.Summary.Errored}} checked{{end}}> failures only</label>
 <label>family <select id="family"><option value="">all</option>{{range .Families}}<option>{{.}}</option>{{end}}</select></label>
+<label>origin <select id="origin"><option value="">all</option>{{range .Origins}}<option>{{.}}</option>{{end}}</select></label>
+<label>method <select id="method"><option value="">all</option>{{range .Methods}}<option>{{.}}</option>{{end}}</select></label>
+<label>credentials <select id="credentials"><option value="">all</option><option>omit</option><option>same-origin</option><option>include</option></select></label>
 <label>search <input id="q" type="search" placeholder="origin, method, header…"></label>
 </div>
 <h2>Cases</h2>
 <table><thead><tr><th>verdict</th><th>case</th><th class="title">what happened</th></tr></thead><tbody>
-{{range .R.Cases}}<tr class="case" data-verdict="{{.Verdict}}" data-family="{{.Family}}" data-id="{{.ID}}"><td class="v {{.Verdict}}">{{.Verdict}}</td><td><a href="#d-{{.ID}}"><code>{{.ID}}</code></a></td><td class="title">{{.Message}}</td></tr>
+{{range .R.Cases}}<tr class="case" data-verdict="{{.Verdict}}" data-family="{{.Family}}" data-origin="{{.Request.Origin}}" data-method="{{.Request.Method}}" data-credentials="{{.Request.Credentials}}" data-id="{{.ID}}"><td class="v {{.Verdict}}">{{.Verdict}}</td><td><a href="#d-{{.ID}}"><code>{{.ID}}</code></a></td><td class="title">{{.Message}}</td></tr>
 {{end}}</tbody></table>
 <h2>Evidence</h2>
 {{range .R.Cases}}<details id="d-{{.ID}}"{{if or (eq .Verdict.String "fail") (eq .Verdict.String "error")}} open{{end}}>
@@ -97,7 +112,7 @@ var reportTmpl = template.Must(template.New("report").Funcs(template.FuncMap{
 {{with .Observed.Response}}<p><b>Response</b> status {{.Status}}</p><pre>{{headers .Headers}}</pre>{{end}}
 {{range .Repeats}}<p><b>Repeat</b>: {{.Outcome}}{{if .Preflight}}, preflight sent{{else}}, no preflight{{end}}</p>{{end}}
 {{with .Explanation}}{{if .Snippets}}<details><summary>Fix in your stack</summary>{{range $k, $v := .Snippets}}<p><b>{{$k}}</b></p><pre>{{$v}}</pre>{{end}}</details>{{end}}{{end}}
-{{if .Spec}}<p class="meta">Fetch Standard: <code>{{.Spec}}</code></p>{{end}}
+{{if .Spec}}<p class="meta">Fetch Standard: <a href="{{.Spec}}" rel="noreferrer">{{.Spec}}</a></p>{{end}}
 </details>
 {{end}}
 </main>
@@ -108,14 +123,9 @@ var reportTmpl = template.Must(template.New("report").Funcs(template.FuncMap{
 // HTML renders report.html: self-contained (inline CSS and one hashed
 // inline script, no external requests), every value escaped.
 func (r *Results) HTML() ([]byte, error) {
-	fams := map[string]bool{}
-	var families []string
-	for _, c := range r.Cases {
-		if !fams[c.Family] {
-			fams[c.Family] = true
-			families = append(families, c.Family)
-		}
-	}
+	families := distinct(r.Cases, func(c CaseResult) string { return c.Family })
+	origins := distinct(r.Cases, func(c CaseResult) string { return c.Request.Origin })
+	methods := distinct(r.Cases, func(c CaseResult) string { return c.Request.Method })
 	policy := []byte("null")
 	if r.Policy != nil {
 		var err error
@@ -132,9 +142,82 @@ func (r *Results) HTML() ([]byte, error) {
 		"ScriptHash": "sha256-" + base64.StdEncoding.EncodeToString(sum[:]),
 		"Seconds":    r.DurationMs / 1000,
 		"Families":   families,
+		"Origins":    origins,
+		"Methods":    methods,
+		"Matrices":   matrices(r.Cases),
 		"PolicyJSON": string(policy),
 	})
 	return buf.Bytes(), err
+}
+
+// distinct returns the distinct non-empty keys of the cases, in order of
+// first appearance.
+func distinct(cases []CaseResult, key func(CaseResult) string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, c := range cases {
+		if k := key(c); k != "" && !seen[k] {
+			seen[k] = true
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// matrixCell is one case in a family's origins × requests grid.
+type matrixCell struct {
+	ID, Title, Verdict string
+}
+
+type matrixRow struct {
+	Origin string
+	Cells  []matrixCell
+}
+
+type familyMatrix struct {
+	Family string
+	Cols   []string
+	Rows   []matrixRow
+}
+
+// matrices lays each family out as origins × requests: the column is the
+// case ID without its origin part (e.g. preflight.method.put.include).
+func matrices(cases []CaseResult) []familyMatrix {
+	var out []familyMatrix
+	for _, fam := range distinct(cases, func(c CaseResult) string { return c.Family }) {
+		m := familyMatrix{Family: fam}
+		colIdx, rowIdx := map[string]int{}, map[string]int{}
+		for _, c := range cases {
+			if c.Family != fam {
+				continue
+			}
+			col := strings.TrimSuffix(c.ID, "."+scenarios.Slug(c.Request.Origin))
+			if _, ok := colIdx[col]; !ok {
+				colIdx[col] = len(m.Cols)
+				m.Cols = append(m.Cols, col)
+			}
+			if _, ok := rowIdx[c.Request.Origin]; !ok {
+				rowIdx[c.Request.Origin] = len(m.Rows)
+				m.Rows = append(m.Rows, matrixRow{Origin: c.Request.Origin})
+			}
+		}
+		for i := range m.Rows {
+			m.Rows[i].Cells = make([]matrixCell, len(m.Cols))
+		}
+		for _, c := range cases {
+			if c.Family != fam {
+				continue
+			}
+			col := colIdx[strings.TrimSuffix(c.ID, "."+scenarios.Slug(c.Request.Origin))]
+			title := c.Message
+			if r := reasonOf(c); r != "" {
+				title += " [" + r + "]"
+			}
+			m.Rows[rowIdx[c.Request.Origin]].Cells[col] = matrixCell{ID: c.ID, Title: title, Verdict: c.Verdict.String()}
+		}
+		out = append(out, m)
+	}
+	return out
 }
 
 func sortedHeaders(h map[string]string) string {
