@@ -27,7 +27,9 @@ lint:
 	$(GO) vet ./...
 
 test: deps lint
-	$(GO) test -count=1 ./...
+	@mkdir -p bin && rm -f bin/real-implementations.txt
+	CORSCHECK_SUMMARY=$(CURDIR)/bin/real-implementations.txt $(GO) test -count=1 ./...
+	@echo "Real CORS implementations under fixtures/policies/sample.yaml (Chromium):" && cat bin/real-implementations.txt
 	$(GO) test -run '^$$' -fuzz FuzzParsePolicy -fuzztime $(FUZZTIME) ./scenarios
 
 # Tests that need no browser.

@@ -1,10 +1,14 @@
 package runner_test
 
 import (
+	"bufio"
 	"context"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os/exec"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -339,5 +343,45 @@ var _ = Describe("A browser that crashes mid-batch", func() {
 			Expect(o[0].ErrorKind).To(Equal(scenarios.ErrorBrowser))
 			Expect(o[0].Error).NotTo(BeEmpty())
 		}
+	})
+})
+
+var _ = Describe("Attaching to a running browser (--browser-url)", func() {
+	It("probes through a browser started elsewhere, as in docker-compose", func() {
+		path, err := runner.FindChrome("")
+		Expect(err).NotTo(HaveOccurred())
+		cmd := exec.Command(path, "--headless", "--no-sandbox", "--disable-gpu", "--remote-debugging-port=0",
+			"--user-data-dir="+GinkgoT().TempDir(), "--disable-features=LocalNetworkAccessChecks", "about:blank")
+		stderr, err := cmd.StderrPipe()
+		Expect(err).NotTo(HaveOccurred())
+		Expect(cmd.Start()).To(Succeed())
+		DeferCleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+		// Chrome announces its DevTools endpoint on stderr once it listens.
+		var endpoint string
+		scanner := bufio.NewScanner(stderr)
+		for scanner.Scan() {
+			if _, ws, ok := strings.Cut(scanner.Text(), "DevTools listening on "); ok {
+				endpoint = ws
+				break
+			}
+		}
+		go io.Copy(io.Discard, stderr)
+		Expect(endpoint).To(HavePrefix("ws://127.0.0.1:"))
+		hostPort := strings.SplitN(strings.TrimPrefix(endpoint, "ws://"), "/", 2)[0]
+
+		remote, err := runner.Start(context.Background(), runner.Options{BrowserURL: "http://" + hostPort})
+		Expect(err).NotTo(HaveOccurred())
+		defer remote.Close()
+		Expect(remote.Version).To(ContainSubstring("Chrome/"))
+		Expect(remote.PID()).To(BeZero())
+		obs, err := remote.Run(context.Background(), []runner.Probe{{Origin: app, Fetches: []runner.Fetch{{URL: server.URL + "/noheaders", Method: "PUT", Credentials: include, Headers: xrid}}}}, runner.RunOptions{})
+		Expect(err).NotTo(HaveOccurred())
+		Expect(obs[0][0].Outcome).To(Equal(scenarios.Blocked))
+		Expect(obs[0][0].FailedParameter).To(Equal("x-request-id"))
+	})
+
+	It("says what is wrong with a malformed --browser-url", func() {
+		_, err := runner.Start(context.Background(), runner.Options{BrowserURL: "chrome:9222"})
+		Expect(err).To(MatchError(ContainSubstring("want http://HOST:PORT")))
 	})
 })
