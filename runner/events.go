@@ -117,6 +117,7 @@ type collector struct {
 	reqs     map[string]*netRequest
 	actual   map[string][]string // token -> actual request ids in order
 	console  map[string][]string // token -> Chrome's CORS console messages, in order
+	barriers map[string]bool     // barrier ids whose requestWillBeSent was seen
 	changed  chan struct{}
 	tokenKey string
 }
@@ -126,6 +127,7 @@ func newCollector() *collector {
 		reqs:     map[string]*netRequest{},
 		actual:   map[string][]string{},
 		console:  map[string][]string{},
+		barriers: map[string]bool{},
 		changed:  make(chan struct{}),
 		tokenKey: tokenParam + "=",
 	}
@@ -158,6 +160,10 @@ func (c *collector) subscribe(ctx context.Context) {
 				r.redirects++
 			}
 			r.url, r.method, r.headers = e.Request.URL, e.Request.Method, e.Request.Headers
+			if i := strings.Index(e.Request.URL, "/"+barrierPath); i >= 0 {
+				c.barriers[e.Request.URL[i+1+len(barrierPath):]] = true
+				return
+			}
 			if e.Initiator.Type == "preflight" {
 				r.preflightOf = e.Initiator.RequestID
 				return

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/url"
+	"strings"
 
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/fetch"
@@ -25,6 +26,9 @@ const pageHTML = "<!doctype html><meta charset=utf-8><title>corscheck origin pag
 // the target are never intercepted.
 type originPage struct {
 	origin string
+	// base is where the page lives (its URL without page.html); barrier
+	// requests go there.
+	base   string
 	ctx    context.Context
 	cancel context.CancelFunc
 	events *collector
@@ -40,7 +44,7 @@ func (b *Browser) openOriginPage(ctx context.Context, origin string) (*originPag
 	tabCtx, cancel := chromedp.NewContext(b.ctx, chromedp.WithNewBrowserContext())
 	// Stop the tab when the caller's ctx ends too.
 	stop := context.AfterFunc(ctx, cancel)
-	p := &originPage{origin: origin, ctx: tabCtx, cancel: func() { stop(); cancel() }, events: newCollector()}
+	p := &originPage{origin: origin, base: strings.TrimSuffix(pageURL, "page.html"), ctx: tabCtx, cancel: func() { stop(); cancel() }, events: newCollector()}
 	if err := chromedp.Do(tabCtx); err != nil {
 		p.cancel()
 		return nil, fmt.Errorf("open tab for origin %s: %w", origin, err)
@@ -62,7 +66,10 @@ func (b *Browser) openOriginPage(ctx context.Context, origin string) (*originPag
 	}()
 	p.events.subscribe(tabCtx)
 	steps := chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
-		if _, err := cdp.Call(ctx, t, fetch.Enable, fetch.EnableParams{Patterns: []*fetch.RequestPattern{{URLPattern: pageURL}}}); err != nil {
+		// Only the page and its barrier requests (same origin, our path) are
+		// answered here; nothing else is intercepted.
+		pattern := strings.TrimSuffix(pageURL, "page.html") + "*"
+		if _, err := cdp.Call(ctx, t, fetch.Enable, fetch.EnableParams{Patterns: []*fetch.RequestPattern{{URLPattern: pattern}}}); err != nil {
 			return err
 		}
 		if _, err := cdp.Call(ctx, t, network.Enable, network.EnableParams{}); err != nil {

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/url"
 	"os"
-	"sort"
 	"strconv"
 	"strings"
 
@@ -513,11 +512,4 @@ func CheckTargetURL(s string) error {
 		return fmt.Errorf("%q: put no credentials in the URL; browsers refuse fetch() URLs with user info", s)
 	}
 	return nil
-}
-
-// SortedCopy returns a sorted copy, for stable output.
-func SortedCopy(s []string) []string {
-	out := append([]string(nil), s...)
-	sort.Strings(out)
-	return out
 }
