@@ -34,7 +34,7 @@ func cmdDiff(args []string, stdout, stderr io.Writer) error {
 		return &exitError{2, err}
 	}
 	d := reports.Diff(old, cur)
-	fmt.Fprint(stdout, d.Text())
+	fmt.Fprint(stdout, clean(d.Text()))
 	if *mdOut != "" {
 		if err := reports.WriteFileAtomic(*mdOut, []byte(d.Markdown())); err != nil {
 			return &exitError{2, err}

@@ -501,3 +501,9 @@ func TestKilledRunLeavesNoChrome(t *testing.T) {
 		t.Errorf("Chrome outlived a killed corscheck: %v", left)
 	}
 }
+
+func TestCleanTerminalOutput(t *testing.T) {
+	if got := clean("a\x1b]0;pwned\x07b\tc\u009b"); got != `a\x1b]0;pwned\x07b`+"\t"+`c\x9b` {
+		t.Errorf("clean = %q", got)
+	}
+}

@@ -136,17 +136,17 @@ func printObservation(w io.Writer, o scenarios.Observation) {
 	switch o.Outcome {
 	case scenarios.Blocked:
 		if o.ConsoleMessage != "" {
-			fmt.Fprintf(w, "  Chrome:    %s\n", o.ConsoleMessage)
+			fmt.Fprintf(w, "  Chrome:    %s\n", clean(o.ConsoleMessage))
 		}
 		fmt.Fprintf(w, "  reason:    %s", o.CorsError)
 		if o.FailedParameter != "" {
-			fmt.Fprintf(w, " (failed parameter: %s)", o.FailedParameter)
+			fmt.Fprintf(w, " (failed parameter: %s)", clean(o.FailedParameter))
 		}
-		fmt.Fprintf(w, "\n  why:       %s\n", e.Sentence)
+		fmt.Fprintf(w, "\n  why:       %s\n", clean(e.Sentence))
 		if e.Header != "" {
 			fmt.Fprintf(w, "  header:    %s\n", e.Header)
 		}
-		fmt.Fprintf(w, "  fix:       %s\n", e.Fix)
+		fmt.Fprintf(w, "  fix:       %s\n", clean(e.Fix))
 	case scenarios.Errored:
 		fmt.Fprintf(w, "  error:     %s\n", o.Error)
 		if e.Fix != "" {
@@ -161,7 +161,7 @@ func printObservation(w io.Writer, o scenarios.Observation) {
 		sort.Strings(names)
 		for _, n := range names {
 			if v := o.ReadableHeaders[n]; v != nil {
-				fmt.Fprintf(w, "  readable:  %s: %s\n", n, *v)
+				fmt.Fprintf(w, "  readable:  %s: %s\n", n, clean(*v))
 			} else {
 				fmt.Fprintf(w, "  readable:  %s: (not readable from script)\n", n)
 			}
@@ -184,6 +184,21 @@ func printObservation(w io.Writer, o scenarios.Observation) {
 	fmt.Fprintf(w, "\n  %s, %.1f ms\n", o.Browser, o.DurationMs)
 }
 
+// clean makes text from a target safe for a terminal: control characters
+// (escape sequences a hostile server could send in a header) are shown as
+// \xNN instead of being interpreted.
+func clean(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if r < 0x20 && r != '\t' && r != '\n' || r == 0x7f || r >= 0x80 && r <= 0x9f {
+			fmt.Fprintf(&b, "\\x%02x", r)
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
 // printHeaders prints headers; request side shows only what matters to CORS.
 func printHeaders(w io.Writer, prefix string, h map[string]string, corsOnly bool) {
 	names := make([]string, 0, len(h))
@@ -196,7 +211,7 @@ func printHeaders(w io.Writer, prefix string, h map[string]string, corsOnly bool
 	sort.Strings(names)
 	for _, n := range names {
 		for _, v := range strings.Split(h[n], "\n") {
-			fmt.Fprintf(w, "%s%s: %s\n", prefix, n, v)
+			fmt.Fprintf(w, "%s%s: %s\n", prefix, clean(n), clean(v))
 		}
 	}
 }

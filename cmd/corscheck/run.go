@@ -119,9 +119,9 @@ func printMatrix(w io.Writer, cases []scenarios.Case) {
 // log says what broke without opening the report.
 func printFailures(w io.Writer, res *reports.Results) {
 	for _, f := range res.Findings {
-		fmt.Fprintf(w, "%s: %s\n", strings.ToUpper(f.Severity), f.Message)
+		fmt.Fprintf(w, "%s: %s\n", strings.ToUpper(f.Severity), clean(f.Message))
 		if f.Fix != "" {
-			fmt.Fprintf(w, "  fix: %s\n", f.Fix)
+			fmt.Fprintf(w, "  fix: %s\n", clean(f.Fix))
 		}
 		for i, id := range f.Cases {
 			if i == 3 {
