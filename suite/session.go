@@ -42,6 +42,9 @@ type Config struct {
 	Version string
 	// Progress receives progress lines; nil is quiet.
 	Progress io.Writer
+	// ProgressInPlace rewrites one progress line (a terminal) instead of
+	// printing a line per step (a CI log).
+	ProgressInPlace bool
 }
 
 // RegisterFlags binds the run flags to fs.
@@ -271,7 +274,12 @@ func (s *Session) probe(ctx context.Context, cases []scenarios.Case) error {
 			}
 			s.judged += len(idx)
 			if s.Config.Progress != nil {
-				fmt.Fprintf(s.Config.Progress, "\r  probed %d/%d cases, %d failing so far", s.judged, max(s.total, s.judged), s.failures)
+				end := "\n"
+				if s.Config.ProgressInPlace {
+					fmt.Fprint(s.Config.Progress, "\r")
+					end = ""
+				}
+				fmt.Fprintf(s.Config.Progress, "  probed %d/%d cases, %d failing so far%s", s.judged, max(s.total, s.judged), s.failures, end)
 			}
 		},
 	})
@@ -280,7 +288,7 @@ func (s *Session) probe(ctx context.Context, cases []scenarios.Case) error {
 			s.obs[c.ID] = obs[i]
 		}
 	}
-	if s.Config.Progress != nil && len(cases) > 1 {
+	if s.Config.Progress != nil && s.Config.ProgressInPlace && len(cases) > 1 {
 		fmt.Fprintln(s.Config.Progress)
 	}
 	return err

@@ -22,7 +22,7 @@ import (
 func cmdRun(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	cfg := suite.Config{Out: "corscheck-report", Version: toolVersion(), Progress: stderr}
+	cfg := suite.Config{Out: "corscheck-report", Version: toolVersion(), Progress: stderr, ProgressInPlace: isTerminal(stderr)}
 	cfg.RegisterFlags(fs)
 	var f suite.Filter
 	fs.StringVar(&f.LabelFilter, "label-filter", "", "Ginkgo label filter, e.g. 'family:origins && credentials:include'")
@@ -131,4 +131,14 @@ func printFailures(w io.Writer, res *reports.Results) {
 			fmt.Fprintf(w, "  - %s\n", id)
 		}
 	}
+}
+
+// isTerminal reports whether w is a terminal (a character device).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }
