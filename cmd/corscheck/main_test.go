@@ -125,6 +125,9 @@ func TestProbeJSONContract(t *testing.T) {
 	if rh := got["readableHeaders"].(map[string]any); len(rh) != 1 || rh["x-total"] != nil {
 		t.Errorf("readableHeaders: %v", rh)
 	}
+	if e, ok := got["explanation"].(map[string]any); !ok || e["header"] != "Access-Control-Allow-Headers" || !strings.Contains(e["fix"].(string), "x-request-id") {
+		t.Errorf("explanation: %v", got["explanation"])
+	}
 }
 
 func TestProbeBadInput(t *testing.T) {

@@ -68,9 +68,18 @@ func cmdProbe(args []string, stdout, stderr io.Writer) error {
 	}
 	o := obs[0][0]
 	if *asJSON {
+		// The observation's fields are the contract; the explanation is extra.
+		out := struct {
+			scenarios.Observation
+			Explanation *scenarios.Explanation `json:"explanation,omitempty"`
+		}{Observation: o}
+		if o.Outcome != scenarios.Allowed {
+			e := scenarios.Explain(o)
+			out.Explanation = &e
+		}
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
-		if err := enc.Encode(o); err != nil {
+		if err := enc.Encode(out); err != nil {
 			return err
 		}
 	} else {
