@@ -39,7 +39,7 @@ const reportJS = `
 
 const reportCSS = `
 :root{--pass:#1a7f37;--fail:#cf222e;--error:#9a6700;--skip:#57606a;--bg:#fff;--fg:#1f2328;--muted:#59636e;--line:#d1d9e0}
-*{box-sizing:border-box}body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:0;color:var(--fg);background:var(--bg)}
+*{box-sizing:border-box}code{overflow-wrap:anywhere}body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:0;color:var(--fg);background:var(--bg)}
 header,main{max-width:1200px;margin:0 auto;padding:16px}
 h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:24px 0 8px;border-bottom:1px solid var(--line);padding-bottom:4px}
 .meta{color:var(--muted);font-size:13px}.meta code{word-break:break-all}
