@@ -161,7 +161,7 @@ func (b *Browser) Run(ctx context.Context, probes []Probe, o RunOptions) ([][]sc
 		return out, err // probes not run stay nil: nothing was observed
 	}
 	if e, _ := downErr.Load().(error); e != nil {
-		fillMissing(probes, out, b.Version, scenarios.ErrorNetwork, "not run: "+e.Error())
+		fillMissing(probes, out, b.Version, scenarios.ErrorNotRun, "not run: "+e.Error())
 	}
 	fillMissing(probes, out, b.Version, scenarios.ErrorBrowser, "not run: the browser went away")
 	return out, nil
@@ -205,7 +205,8 @@ func (b *Browser) runOrigin(ctx context.Context, origin, runID string, probes []
 		for k, i := range chunk {
 			out[i] = obs[k]
 			for _, ob := range obs[k] {
-				if ob.Response != nil || ob.Preflight != nil {
+				// A preflight that was sent but never answered is no sign of life.
+				if ob.Response != nil && ob.Response.Status > 0 || ob.Preflight != nil && ob.Preflight.Status > 0 {
 					anyResponse = true
 				}
 			}
@@ -479,7 +480,7 @@ func (c *collector) observe(origin, token string, seq int, f Fetch, js jsResult,
 	case js.OK:
 		ob.Outcome = scenarios.Allowed
 	case js.NotRun:
-		ob.Outcome, ob.ErrorKind = scenarios.Errored, scenarios.ErrorTimeout
+		ob.Outcome, ob.ErrorKind = scenarios.Errored, scenarios.ErrorNotRun
 		ob.Error = "not run: " + ErrTargetDown.Error() + " (earlier fetches in this batch timed out)"
 	case js.TimedOut:
 		ob.Outcome, ob.ErrorKind = scenarios.Errored, scenarios.ErrorTimeout

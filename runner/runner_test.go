@@ -265,7 +265,7 @@ var _ = Describe("Observing one fetch", func() {
 		notRun := 0
 		for _, o := range obs {
 			Expect(o[0].Outcome).To(Equal(scenarios.Errored))
-			if o[0].ErrorKind == scenarios.ErrorTimeout && o[0].DurationMs == 0 {
+			if o[0].ErrorKind == scenarios.ErrorNotRun {
 				notRun++
 			}
 		}

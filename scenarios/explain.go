@@ -130,7 +130,7 @@ func Explain(o Observation) Explanation {
 
 func errorFix(o Observation) string {
 	switch o.ErrorKind {
-	case ErrorTimeout:
+	case ErrorTimeout, ErrorNotRun:
 		return "The target did not answer in time: check it is up, or raise --timeout."
 	case ErrorNetwork:
 		return "The target could not be reached: check the URL, that the server is running and listening on that address."

@@ -182,6 +182,9 @@ const (
 	ErrorLocalNetworkAccess ErrorKind = "local-network-access"
 	ErrorMixedContent       ErrorKind = "mixed-content"
 	ErrorBrowser            ErrorKind = "browser"
+	// ErrorNotRun marks fetches corscheck did not send because the target
+	// had stopped answering.
+	ErrorNotRun ErrorKind = "not-run"
 )
 
 // Observation is what Chrome did with one fetch, built from DevTools events.
