@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/corscheck/corscheck/reports"
+	"github.com/corscheck/corscheck/scenarios"
 )
 
 var bin string
@@ -508,5 +509,45 @@ func TestKilledRunLeavesNoChrome(t *testing.T) {
 func TestCleanTerminalOutput(t *testing.T) {
 	if got := clean("a\x1b]0;pwned\x07b\tc\u009b"); got != `a\x1b]0;pwned\x07b`+"\t"+`c\x9b` {
 		t.Errorf("clean = %q", got)
+	}
+}
+
+// A target that accepts connections and never answers: every case is an
+// error (never blocked), and the run stops early instead of waiting out a
+// timeout per case.
+func TestRunHangingTargetStopsEarly(t *testing.T) {
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	defer srv.Close()
+	defer close(release)
+	out := t.TempDir()
+	r := corscheck(t, nil, "run", "--policy", "../../fixtures/policies/sample.yaml", "--target", srv.URL+"/api", "--timeout", "1s", "--out", out)
+	if r.code != 1 {
+		t.Fatalf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	res, err := reports.ReadResults(filepath.Join(out, "results.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	notRun := 0
+	for _, c := range res.Cases {
+		if c.Observed.Outcome != scenarios.Errored {
+			t.Errorf("%s: outcome %s, want error", c.ID, c.Observed.Outcome)
+		}
+		if c.Observed.ErrorKind == scenarios.ErrorNotRun {
+			notRun++
+		}
+	}
+	if res.Summary.Errored != res.Summary.Total || notRun < res.Summary.Total/2 {
+		t.Errorf("summary %+v, %d not run", res.Summary, notRun)
+	}
+	// 243 cases at 1 s each, 6 at a time, would take about 40 s.
+	if r.took > 15*time.Second {
+		t.Errorf("took %s: the run did not stop early", r.took)
 	}
 }
