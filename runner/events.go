@@ -17,7 +17,6 @@ type (
 		RequestID string `json:"requestId"`
 		Request   struct {
 			URL     string            `json:"url"`
-			Method  string            `json:"method"`
 			Headers map[string]string `json:"headers"`
 		} `json:"request"`
 		Initiator struct {
@@ -50,7 +49,6 @@ type (
 	evLoadingFailed struct {
 		RequestID       string `json:"requestId"`
 		ErrorText       string `json:"errorText"`
-		Canceled        bool   `json:"canceled"`
 		BlockedReason   string `json:"blockedReason"`
 		CorsErrorStatus *struct {
 			CorsError       string `json:"corsError"`
@@ -86,12 +84,9 @@ const (
 
 // netRequest is everything seen about one DevTools request id.
 type netRequest struct {
-	id          string
-	url         string
-	method      string
-	preflightOf string // the actual request's id when this is a preflight
-	headers     map[string]string
-	rawHeaders  map[string]string
+	id         string
+	headers    map[string]string // requestWillBeSent (what Blink set)
+	rawHeaders map[string]string // requestWillBeSentExtraInfo: as on the wire
 
 	status      int
 	respHeaders map[string]string // from responseReceived (filtered by Chrome)
@@ -99,37 +94,34 @@ type netRequest struct {
 	rawResp     map[string]string // responseReceivedExtraInfo: as on the wire
 	gotResponse bool
 	gotRaw      bool
-	redirects   int
 
 	terminal      int
 	errorText     string
-	canceled      bool
 	blockedReason string
 	corsError     string
 	failedParam   string
-	console       string
 }
 
 // collector gathers the network events of one tab, keyed by request id, and
 // wakes waiters on every event.
 type collector struct {
-	mu       sync.Mutex
-	reqs     map[string]*netRequest
-	actual   map[string][]string // token -> actual request ids in order
-	console  map[string][]string // token -> Chrome's CORS console messages, in order
-	barriers map[string]bool     // barrier ids whose requestWillBeSent was seen
-	changed  chan struct{}
-	tokenKey string
+	mu        sync.Mutex
+	reqs      map[string]*netRequest
+	actual    map[string][]string // token -> actual request ids in order
+	preflight map[string]string   // actual request id -> its preflight's id
+	console   map[string][]string // token -> Chrome's CORS console messages, in order
+	barriers  map[string]bool     // barrier ids whose requestWillBeSent was seen
+	changed   chan struct{}
 }
 
 func newCollector() *collector {
 	return &collector{
-		reqs:     map[string]*netRequest{},
-		actual:   map[string][]string{},
-		console:  map[string][]string{},
-		barriers: map[string]bool{},
-		changed:  make(chan struct{}),
-		tokenKey: tokenParam + "=",
+		reqs:      map[string]*netRequest{},
+		actual:    map[string][]string{},
+		preflight: map[string]string{},
+		console:   map[string][]string{},
+		barriers:  map[string]bool{},
+		changed:   make(chan struct{}),
 	}
 }
 
@@ -155,17 +147,13 @@ func (c *collector) update(f func()) {
 func (c *collector) subscribe(ctx context.Context) {
 	listen(ctx, eventRequestWillBeSent, func(e evRequestWillBeSent) {
 		c.update(func() {
-			r := c.get(e.RequestID)
-			if e.RedirectResponse != nil {
-				r.redirects++
-			}
-			r.url, r.method, r.headers = e.Request.URL, e.Request.Method, e.Request.Headers
 			if i := strings.Index(e.Request.URL, "/"+barrierPath); i >= 0 {
 				c.barriers[e.Request.URL[i+1+len(barrierPath):]] = true
 				return
 			}
+			c.get(e.RequestID).headers = e.Request.Headers
 			if e.Initiator.Type == "preflight" {
-				r.preflightOf = e.Initiator.RequestID
+				c.preflight[e.Initiator.RequestID] = e.RequestID
 				return
 			}
 			if tok := tokenOf(e.Request.URL); tok != "" && e.RedirectResponse == nil {
@@ -194,7 +182,7 @@ func (c *collector) subscribe(ctx context.Context) {
 	listen(ctx, eventLoadingFailed, func(e evLoadingFailed) {
 		c.update(func() {
 			r := c.get(e.RequestID)
-			r.terminal, r.errorText, r.canceled, r.blockedReason = terminalFailed, e.ErrorText, e.Canceled, e.BlockedReason
+			r.terminal, r.errorText, r.blockedReason = terminalFailed, e.ErrorText, e.BlockedReason
 			if e.CorsErrorStatus != nil {
 				r.corsError, r.failedParam = e.CorsErrorStatus.CorsError, e.CorsErrorStatus.FailedParameter
 			}

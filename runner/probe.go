@@ -321,24 +321,26 @@ func (p *originPage) runChunk(ctx context.Context, runID string, probes []Probe,
 		return nil, fmt.Errorf("page returned %d results for %d fetches", len(results), len(specs))
 	}
 
-	allComplete := func(c *collector) bool {
+	// Event types arrive on separate subscriptions, so an actual request's
+	// loadingFinished can be handled before its preflight's
+	// requestWillBeSent. A barrier request, issued after every fetch of the
+	// chunk settled, comes after all their requestWillBeSent events; once
+	// its own is seen, every preflight of the chunk is known.
+	barrierID := fmt.Sprintf("%s.%d", runID, chunk[0])
+	if err := p.barrier(evalCtx, barrierID); err != nil {
+		return nil, err
+	}
+	p.events.waitComplete(ctx, func(c *collector) bool {
+		if !c.barriers[barrierID] {
+			return false
+		}
 		for k, r := range refs {
 			if !c.complete(r.token, r.seq, results[k]) {
 				return false
 			}
 		}
 		return true
-	}
-	p.events.waitComplete(ctx, allComplete, settle)
-	// Event types arrive on separate subscriptions, so an actual request's
-	// loadingFinished can be handled before its preflight's
-	// requestWillBeSent. A barrier request, issued now, is sent after every
-	// event of the batch; once its requestWillBeSent is seen, every earlier
-	// one (preflights included) has been, and the check runs once more.
-	if err := p.barrier(evalCtx, runID+"."+fmt.Sprint(chunk[0])); err != nil {
-		return nil, err
-	}
-	p.events.waitComplete(ctx, func(c *collector) bool { return c.barriers[runID+"."+fmt.Sprint(chunk[0])] && allComplete(c) }, settle)
+	}, settle)
 
 	out := make([][]scenarios.Observation, len(chunk))
 	k := 0
@@ -394,11 +396,8 @@ func (c *collector) lookupFetch(token string, seq int) (actual, preflight *netRe
 		return nil, nil
 	}
 	actual = c.reqs[ids[seq]]
-	for _, r := range c.reqs {
-		if r.preflightOf == actual.id {
-			preflight = r
-			break
-		}
+	if id, ok := c.preflight[actual.id]; ok {
+		preflight = c.reqs[id]
 	}
 	return actual, preflight
 }
@@ -410,10 +409,10 @@ func (c *collector) lookupFetch(token string, seq int) (actual, preflight *netRe
 // had a preflight at all is settled by the barrier in runChunk. Callers
 // hold c.mu.
 func (c *collector) complete(token string, seq int, js jsResult) bool {
-	actual, pf := c.lookupFetch(token, seq)
 	if js.NotRun {
 		return true
 	}
+	actual, pf := c.lookupFetch(token, seq)
 	if actual == nil {
 		// A fetch stopped before any request (mixed content, bad header) has no events.
 		return !js.OK && !js.TimedOut && !strings.Contains(js.Error, "Failed to fetch")
