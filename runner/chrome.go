@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 
 	"github.com/chromedp/cdproto/browser"
@@ -33,8 +32,6 @@ type Options struct {
 	// LocalNetworkAccess keeps Chrome's Local Network Access checks on. They
 	// are off by default so verdicts reflect the target's CORS policy.
 	LocalNetworkAccess bool
-	// Logf receives browser diagnostics; nil discards them.
-	Logf func(string, ...any)
 }
 
 // candidates are the names and paths tried, in order: the headless shell
@@ -132,14 +129,10 @@ func Start(parent context.Context, o Options) (*Browser, error) {
 		}
 		allocCtx, allocCancel = chromedp.NewExecAllocator(parent, opts...)
 	}
-	var ctxOpts []chromedp.ContextOption
-	if o.Logf != nil {
-		ctxOpts = append(ctxOpts, chromedp.WithLogf(o.Logf), chromedp.WithErrorf(o.Logf))
-	} else {
-		quiet := func(string, ...any) {}
-		ctxOpts = append(ctxOpts, chromedp.WithErrorf(quiet), chromedp.WithLogf(quiet))
-	}
-	ctx, cancel := chromedp.NewContext(allocCtx, ctxOpts...)
+	// chromedp's own logs would interleave with corscheck's output; every
+	// failure that matters reaches the caller as an error or an observation.
+	quiet := func(string, ...any) {}
+	ctx, cancel := chromedp.NewContext(allocCtx, chromedp.WithErrorf(quiet), chromedp.WithLogf(quiet))
 	b.ctx = ctx
 	b.cancel = func() { cancel(); allocCancel(); b.removeProfile() }
 	// The first Run binds the browser's life to ctx: no timeout on it.
@@ -178,7 +171,7 @@ func (b *Browser) PID() int {
 }
 
 func (b *Browser) removeProfile() {
-	if b.dataDir != "" && filepath.Base(b.dataDir) != "/" {
+	if b.dataDir != "" {
 		os.RemoveAll(b.dataDir)
 	}
 }

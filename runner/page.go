@@ -8,6 +8,7 @@ import (
 
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/fetch"
+	"github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 )
@@ -68,16 +69,15 @@ func (b *Browser) openOriginPage(ctx context.Context, origin string) (*originPag
 	steps := chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
 		// Only the page and its barrier requests (same origin, our path) are
 		// answered here; nothing else is intercepted.
-		pattern := strings.TrimSuffix(pageURL, "page.html") + "*"
-		if _, err := cdp.Call(ctx, t, fetch.Enable, fetch.EnableParams{Patterns: []*fetch.RequestPattern{{URLPattern: pattern}}}); err != nil {
+		if _, err := cdp.Call(ctx, t, fetch.Enable, fetch.EnableParams{Patterns: []*fetch.RequestPattern{{URLPattern: p.base + "*"}}}); err != nil {
 			return err
 		}
 		if _, err := cdp.Call(ctx, t, network.Enable, network.EnableParams{}); err != nil {
 			return err
 		}
 		// Not Network.setCacheDisabled: it also bypasses the preflight cache,
-		// which cache scenarios observe. fetch() uses cache: "no-store".
-		_, err := cdp.Call(ctx, t, cdp.Command[cdp.Empty, cdp.Empty]{Method: "Log.enable"}, cdp.Empty{})
+		// which cache scenarios observe; every probe URL is unique instead.
+		_, err := cdp.Call(ctx, t, log.Enable, cdp.Empty{})
 		return err
 	})
 	if err := chromedp.Do(tabCtx, steps, chromedp.Navigate(pageURL)); err != nil {
