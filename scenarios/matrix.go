@@ -220,20 +220,55 @@ func Slug(origin string) string {
 	return strings.ReplaceAll(s, "/", "-")
 }
 
+// originRole is an origin the matrix sends requests from.
+type originRole struct {
+	origin, kind string
+	hostile      bool
+}
+
 // Expand builds the conformance matrix for a policy and target URL. Every
 // case has a unique, stable ID; cases the policy skips carry SkipReason.
 func Expand(p *Policy, target string) ([]Case, error) {
 	if err := CheckTargetURL(target); err != nil {
 		return nil, fmt.Errorf("target: %w", err)
 	}
-	creds := []Credentials{CredentialsOmit}
+	m := matrix{p: p, target: target, creds: []Credentials{CredentialsOmit}, first: representative(p.Origins[0])}
 	if p.Credentials {
-		creds = append(creds, CredentialsInclude)
+		m.creds = append(m.creds, CredentialsInclude)
 	}
-	type originRole struct {
-		origin, kind string
-		hostile      bool
+	m.origins = p.originRoles()
+	m.sweep()
+	m.credentials()
+	m.expose()
+	m.cache()
+	m.vary()
+	m.errors()
+	for i := range m.cases {
+		for _, s := range p.Skip {
+			if s.ID == m.cases[i].ID || strings.HasSuffix(s.ID, "*") && strings.HasPrefix(m.cases[i].ID, strings.TrimSuffix(s.ID, "*")) {
+				m.cases[i].SkipReason = s.Reason
+			}
+		}
 	}
+	if err := checkUniqueIDs(m.cases); err != nil {
+		return nil, err
+	}
+	return m.cases, nil
+}
+
+// matrix accumulates the cases of one expansion; a method per family.
+type matrix struct {
+	p       *Policy
+	target  string
+	creds   []Credentials // omit, and include when the policy allows credentials
+	first   string        // the first allowed origin, for single-origin checks
+	origins []originRole
+	cases   []Case
+}
+
+// originRoles lists the allowed origins, then the hostile ones generated
+// from them, then refuseOrigins, each once and never one the policy allows.
+func (p *Policy) originRoles() []originRole {
 	var origins []originRole
 	seen := map[string]bool{}
 	for _, o := range p.Origins {
@@ -261,138 +296,134 @@ func Expand(p *Policy, target string) ([]Case, error) {
 	for _, o := range p.RefuseOrigins {
 		addHostile(o, "listed")
 	}
+	return origins
+}
 
-	urls := []string{target}
-	for _, path := range p.Paths {
-		u, _ := url.Parse(target)
+// outcome is a case whose expectation is the policy's verdict on its request.
+func (m *matrix) outcome(id, family, title, spec string, r Request, hostile bool, originKind string) {
+	out, ce := m.p.Expect(r)
+	m.cases = append(m.cases, Case{ID: id, Family: family, Title: title, Spec: spec,
+		Labels: labels(family, r, originKind, hostile), Request: r, Hostile: hostile, Check: CheckOutcome,
+		Expected: Expected{Outcome: out, CorsError: ce}, Severity: "error"})
+}
+
+// sweep is the request set × every origin × each credentials mode on the
+// target, and the request set from the first origin on each extra path.
+// Requests from hostile origins form the origins family.
+func (m *matrix) sweep() {
+	urls := []string{m.target}
+	for _, path := range m.p.Paths {
+		u, _ := url.Parse(m.target)
 		u.Path, u.RawQuery = path, ""
 		urls = append(urls, u.String())
 	}
-
-	var cases []Case
-	add := func(c Case) { cases = append(cases, c) }
-	variants := p.requestSet()
+	variants := m.p.requestSet()
 	for ui, u := range urls {
 		pathKey := ""
 		if ui > 0 {
-			pathKey = ".path-" + strings.Trim(Slug(p.Paths[ui-1]), "-")
+			pathKey = ".path-" + strings.Trim(Slug(m.p.Paths[ui-1]), "-")
 		}
-		for oi, o := range origins {
+		for oi, o := range m.origins {
 			if ui > 0 && oi > 0 {
 				break // extra paths: the first allowed origin only
 			}
 			for _, v := range variants {
-				for _, cr := range creds {
+				for _, cr := range m.creds {
 					r := Request{URL: u, Origin: o.origin, Method: v.method, Headers: copyHeaders(v.headers), Credentials: cr}
-					out, ce := p.Expect(r)
 					family, title, spec := v.family, v.title, v.spec
 					if o.hostile {
 						family, title, spec = "origins", v.title+" from "+o.kind+" origin "+o.origin, SpecCORSCheck
 					}
-					add(Case{
-						ID:       fmt.Sprintf("%s.%s%s.%s", v.key, cr, pathKey, Slug(o.origin)),
-						Family:   family,
-						Title:    fmt.Sprintf("%s, credentials %s, from %s", title, cr, o.origin),
-						Spec:     spec,
-						Labels:   labels(family, r, o.kind, o.hostile),
-						Request:  r,
-						Hostile:  o.hostile,
-						Check:    CheckOutcome,
-						Expected: Expected{Outcome: out, CorsError: ce},
-						Severity: "error",
-					})
+					m.outcome(fmt.Sprintf("%s.%s%s.%s", v.key, cr, pathKey, Slug(o.origin)), family,
+						fmt.Sprintf("%s, credentials %s, from %s", title, cr, o.origin), spec, r, o.hostile, o.kind)
 				}
 			}
 		}
 	}
-	// Credentials sent to a policy that does not allow them must fail.
-	if !p.Credentials {
-		o := representative(p.Origins[0])
-		for _, v := range variants[:1] {
-			r := Request{URL: target, Origin: o, Method: v.method, Headers: copyHeaders(v.headers), Credentials: CredentialsInclude}
-			out, ce := p.Expect(r)
-			add(Case{ID: "credentials." + strings.TrimPrefix(v.key, "simple.") + ".include." + Slug(o), Family: "credentials",
-				Title: v.title + " with credentials from " + o + " (policy: credentials false)", Spec: SpecCredentials,
-				Labels: labels("credentials", r, "allowed", false), Request: r, Check: CheckOutcome,
-				Expected: Expected{Outcome: out, CorsError: ce}, Severity: "error"})
-		}
-	}
+}
 
-	first := representative(p.Origins[0])
-	bestCred := creds[len(creds)-1]
-	get := Request{URL: target, Origin: first, Method: "GET", Headers: map[string]string{}, Credentials: bestCred}
-	for _, h := range p.ExposeHeaders {
+// credentials: with credentials: false, a credentialed request must fail.
+func (m *matrix) credentials() {
+	if m.p.Credentials {
+		return
+	}
+	r := Request{URL: m.target, Origin: m.first, Method: "GET", Headers: map[string]string{}, Credentials: CredentialsInclude}
+	m.outcome("credentials.get.include."+Slug(m.first), "credentials",
+		"simple GET with credentials from "+m.first+" (policy: credentials false)", SpecCredentials, r, false, "allowed")
+}
+
+// get is a simple GET from the first origin, with credentials if allowed.
+func (m *matrix) get() Request {
+	return Request{URL: m.target, Origin: m.first, Method: "GET", Headers: map[string]string{}, Credentials: m.creds[len(m.creds)-1]}
+}
+
+// expose: each exposed header readable, nothing else readable.
+func (m *matrix) expose() {
+	get := m.get()
+	cred := string(get.Credentials)
+	for _, h := range m.p.ExposeHeaders {
 		if h == "*" {
 			continue
 		}
-		add(Case{ID: "expose." + strings.ToLower(h) + "." + string(bestCred), Family: "expose",
-			Title: "script can read exposed header " + h + ", credentials " + string(bestCred), Spec: SpecExposeHeaders,
+		m.cases = append(m.cases, Case{ID: "expose." + strings.ToLower(h) + "." + cred, Family: "expose",
+			Title: "script can read exposed header " + h + ", credentials " + cred, Spec: SpecExposeHeaders,
 			Labels: labels("expose", get, "allowed", false), Request: get, Read: []string{h}, Check: CheckReadable,
 			Expected: Expected{Outcome: Allowed, Readable: map[string]bool{strings.ToLower(h): true}}, Severity: "error"})
 	}
-	if !contains(p.ExposeHeaders, "*") || bestCred == CredentialsInclude {
-		add(Case{ID: "expose.unlisted." + string(bestCred), Family: "expose",
-			Title: "script can read no response header outside exposeHeaders and the safelist, credentials " + string(bestCred), Spec: SpecSafelistResponse,
-			Labels: labels("expose", get, "allowed", false), Request: get, Read: p.ExposeHeaders, Check: CheckUnexposed,
+	if !contains(m.p.ExposeHeaders, "*") || get.Credentials == CredentialsInclude {
+		m.cases = append(m.cases, Case{ID: "expose.unlisted." + cred, Family: "expose",
+			Title: "script can read no response header outside exposeHeaders and the safelist, credentials " + cred, Spec: SpecSafelistResponse,
+			Labels: labels("expose", get, "allowed", false), Request: get, Read: m.p.ExposeHeaders, Check: CheckUnexposed,
 			Expected: Expected{Outcome: Allowed}, Severity: "error"})
 	}
+}
 
-	if p.MaxAge != nil {
-		r := cacheRequest(p, target, first)
-		for _, cr := range creds {
-			r := r
-			r.Credentials, r.Headers = cr, copyHeaders(r.Headers)
-			want := 1
-			if *p.MaxAge == 0 {
-				want = 2
-			}
-			age := *p.MaxAge
-			add(Case{ID: "cache.repeat." + string(cr), Family: "cache",
-				Title: fmt.Sprintf("%s repeated within maxAge %ds sends %d preflight(s), credentials %s", r.Method, age, want, cr), Spec: SpecPreflightCache,
-				Labels: labels("cache", r, "allowed", false), Request: r, Repeat: 2, Check: CheckCache,
-				Expected: Expected{Outcome: Allowed, Preflights: &want, MaxAge: &age}, Severity: "error"})
-		}
+// cache: a repeat within maxAge sends no second preflight (two with maxAge
+// 0), and the preflight carries the policy's Access-Control-Max-Age.
+func (m *matrix) cache() {
+	if m.p.MaxAge == nil {
+		return
 	}
+	age, want := *m.p.MaxAge, 1
+	if age == 0 {
+		want = 2
+	}
+	for _, cr := range m.creds {
+		r := cacheRequest(m.p, m.target, m.first)
+		r.Credentials = cr
+		m.cases = append(m.cases, Case{ID: "cache.repeat." + string(cr), Family: "cache",
+			Title: fmt.Sprintf("%s repeated within maxAge %ds sends %d preflight(s), credentials %s", r.Method, age, want, cr), Spec: SpecPreflightCache,
+			Labels: labels("cache", r, "allowed", false), Request: r, Repeat: 2, Check: CheckCache,
+			Expected: Expected{Outcome: Allowed, Preflights: &want, MaxAge: &age}, Severity: "error"})
+	}
+}
 
-	for _, o := range origins {
+// vary: Vary: Origin from every allowed origin (a warning when missing).
+func (m *matrix) vary() {
+	for _, o := range m.origins {
 		if o.hostile {
 			continue
 		}
-		r := get
+		r := m.get()
 		r.Origin = o.origin
-		add(Case{ID: "vary.origin." + Slug(o.origin), Family: "vary",
+		m.cases = append(m.cases, Case{ID: "vary.origin." + Slug(o.origin), Family: "vary",
 			Title: "responses whose Access-Control-Allow-Origin depends on the origin carry Vary: Origin, from " + o.origin, Spec: SpecVary,
 			Labels: labels("vary", r, "allowed", false), Request: r, Check: CheckVary,
 			Expected: Expected{Outcome: Allowed, Vary: "Origin"}, Severity: "warning"})
 	}
+}
 
-	missing := strings.TrimSuffix(strings.SplitN(target, "?", 2)[0], "/") + "/__corscheck_missing__"
-	for _, cr := range creds {
-		r := Request{URL: missing, Origin: first, Method: "GET", Headers: map[string]string{}, Credentials: cr}
-		add(Case{ID: "errors.not-found." + string(cr), Family: "errors",
-			Title: "a 404 response still carries CORS headers, credentials " + string(cr), Spec: SpecCORSCheck,
-			Labels: labels("errors", r, "allowed", false), Request: r, Check: CheckOutcome,
-			Expected: Expected{Outcome: Allowed}, Severity: "error"})
-		pr := cacheRequest(p, missing, first)
+// errors: a 404, simple and preflighted, still carries CORS headers.
+func (m *matrix) errors() {
+	missing := strings.TrimSuffix(strings.SplitN(m.target, "?", 2)[0], "/") + "/__corscheck_missing__"
+	for _, cr := range m.creds {
+		r := Request{URL: missing, Origin: m.first, Method: "GET", Headers: map[string]string{}, Credentials: cr}
+		m.outcome("errors.not-found."+string(cr), "errors", "a 404 response still carries CORS headers, credentials "+string(cr), SpecCORSCheck, r, false, "allowed")
+		pr := cacheRequest(m.p, missing, m.first)
 		pr.Credentials = cr
-		out, ce := p.Expect(pr)
-		add(Case{ID: "errors.not-found-preflighted." + string(cr), Family: "errors",
-			Title: pr.Method + " to a missing resource: the preflight and the 404 carry CORS headers, credentials " + string(cr), Spec: SpecCORSCheck,
-			Labels: labels("errors", pr, "allowed", false), Request: pr, Check: CheckOutcome,
-			Expected: Expected{Outcome: out, CorsError: ce}, Severity: "error"})
+		m.outcome("errors.not-found-preflighted."+string(cr), "errors",
+			pr.Method+" to a missing resource: the preflight and the 404 carry CORS headers, credentials "+string(cr), SpecCORSCheck, pr, false, "allowed")
 	}
-
-	for i := range cases {
-		for _, s := range p.Skip {
-			if s.ID == cases[i].ID || strings.HasSuffix(s.ID, "*") && strings.HasPrefix(cases[i].ID, strings.TrimSuffix(s.ID, "*")) {
-				cases[i].SkipReason = s.Reason
-			}
-		}
-	}
-	if err := checkUniqueIDs(cases); err != nil {
-		return nil, err
-	}
-	return cases, nil
 }
 
 // cacheRequest is the preflighted request the cache cases repeat: the first
