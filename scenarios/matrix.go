@@ -3,7 +3,6 @@ package scenarios
 import (
 	"fmt"
 	"net/url"
-	"strconv"
 	"strings"
 )
 
@@ -67,159 +66,6 @@ func (c Case) Fetches() int { return max(1, c.Repeat) }
 // Families in report order.
 var Families = []string{"simple", "preflight", "disallowed", "credentials", "origins", "expose", "cache", "vary", "errors"}
 
-// reqVariant is one kind of request, swept over origins and credentials.
-type reqVariant struct {
-	key, title, family, spec string
-	method                   string
-	headers                  map[string]string
-}
-
-// headerValue gives a plausible value for a custom request header.
-func sampleHeaderValue(name string) string {
-	switch strings.ToLower(name) {
-	case "authorization":
-		return "Bearer corscheck"
-	case "content-type":
-		return "application/json"
-	case "accept":
-		return "application/json"
-	}
-	return "corscheck"
-}
-
-// requestSet is the sweep of requests tried from every origin.
-func (p *Policy) requestSet() []reqVariant {
-	v := []reqVariant{
-		{"simple.get", "simple GET", "simple", SpecSafelistMethod, "GET", nil},
-		{"simple.head", "simple HEAD", "simple", SpecSafelistMethod, "HEAD", nil},
-		{"simple.post-form", "simple POST, form content type", "simple", SpecSafelistHeader, "POST", map[string]string{"Content-Type": "application/x-www-form-urlencoded"}},
-		{"simple.post-text", "simple POST, text/plain", "simple", SpecSafelistHeader, "POST", map[string]string{"Content-Type": "text/plain"}},
-	}
-	var custom []string
-	for _, m := range p.Methods {
-		if !safelistedMethods[m] && m != "*" && m != "OPTIONS" {
-			custom = append(custom, m)
-			v = append(v, reqVariant{"preflight.method." + strings.ToLower(m), m + " (preflighted method)", "preflight", SpecPreflight, m, nil})
-		}
-	}
-	var hdrs []string
-	for _, h := range p.Headers {
-		if h == "*" {
-			continue
-		}
-		hdrs = append(hdrs, h)
-		if IsSafelistedHeader(h, sampleHeaderValue(h)) {
-			continue
-		}
-		v = append(v, reqVariant{"preflight.header." + strings.ToLower(h), "GET with " + h + " (preflighted header)", "preflight", SpecPreflight, "GET", map[string]string{h: sampleHeaderValue(h)}})
-	}
-	if len(hdrs) > 1 {
-		m := "POST"
-		if len(custom) > 0 {
-			m = custom[0]
-		}
-		all := map[string]string{}
-		for _, h := range hdrs {
-			all[h] = sampleHeaderValue(h)
-		}
-		v = append(v, reqVariant{"preflight.headers-all", m + " with every allowed header", "preflight", SpecPreflight, m, all})
-	}
-	if !containsFold(hdrs, "content-type") {
-		v = append(v, reqVariant{"preflight.json", "POST with Content-Type: application/json", "preflight", SpecSafelistHeader, "POST", map[string]string{"Content-Type": "application/json"}})
-	}
-	if !containsFold(hdrs, "authorization") {
-		v = append(v, reqVariant{"preflight.authorization", "GET with Authorization", "preflight", SpecPreflight, "GET", map[string]string{"Authorization": "Bearer corscheck"}})
-	}
-	unlisted := ""
-	for _, m := range []string{"PATCH", "PROPFIND", "PURGE"} {
-		if !contains(p.Methods, m) {
-			unlisted = m
-			break
-		}
-	}
-	if unlisted != "" {
-		v = append(v, reqVariant{"disallowed.method." + strings.ToLower(unlisted), unlisted + " (method not in the policy)", "disallowed", SpecPreflight, unlisted, nil})
-	}
-	v = append(v, reqVariant{"disallowed.header", "GET with X-Corscheck-Unlisted (header not in the policy)", "disallowed", SpecPreflight, "GET", map[string]string{"X-Corscheck-Unlisted": "1"}})
-	lower := "patch"
-	for _, m := range custom {
-		if !normalizedMethods[m] {
-			lower = strings.ToLower(m)
-			break
-		}
-	}
-	v = append(v, reqVariant{"disallowed.lowercase-method", "lower-case method " + lower + " (methods are case-sensitive)", "disallowed", SpecMethodNormalize, lower, nil})
-	return v
-}
-
-// hostileOrigin is an origin an attacker can use, with what it imitates.
-type hostileOrigin struct {
-	origin, kind string
-}
-
-// Hostile origins generated from one allowed origin or pattern.
-func hostileFrom(allowed string) []hostileOrigin {
-	pattern := false
-	if scheme, rest, ok := strings.Cut(allowed, "://*."); ok {
-		allowed, pattern = scheme+"://"+rest, true
-	}
-	u, err := url.Parse(allowed)
-	if err != nil || u.Host == "" {
-		return nil
-	}
-	host, port := u.Hostname(), u.Port()
-	withPort := func(scheme, h string) string {
-		if port != "" {
-			return scheme + "://" + h + ":" + port
-		}
-		return scheme + "://" + h
-	}
-	out := []hostileOrigin{
-		{withPort(u.Scheme, "evil"+host), "suffix"},
-		{withPort(u.Scheme, "evil-"+host), "suffix-dash"},
-		{withPort(u.Scheme, host+".evil.test"), "prefix"},
-	}
-	if pattern {
-		out = append(out, hostileOrigin{allowed, "apex"})
-	} else {
-		out = append(out, hostileOrigin{withPort(u.Scheme, "x."+host), "subdomain"})
-	}
-	if u.Scheme == "https" {
-		out = append(out, hostileOrigin{withPort("http", host), "downgrade"})
-	}
-	other := 8443
-	if port != "" {
-		n, _ := strconv.Atoi(port)
-		other = n + 1
-		if other > 65535 {
-			other = n - 1
-		}
-	} else if u.Scheme == "http" {
-		other = 8080
-	}
-	out = append(out, hostileOrigin{u.Scheme + "://" + host + ":" + strconv.Itoa(other), "port"})
-	return out
-}
-
-// representative returns a concrete origin for a policy origin entry.
-func representative(o string) string {
-	if o == "*" {
-		return "https://any.corscheck.test"
-	}
-	if scheme, rest, ok := strings.Cut(o, "://*."); ok {
-		return scheme + "://corscheck." + rest
-	}
-	return o
-}
-
-// Slug turns an origin into an ID-safe fragment: https://app.example.com:8443 → https-app.example.com-8443.
-func Slug(origin string) string {
-	s := strings.ReplaceAll(origin, "://", "-")
-	s = strings.ReplaceAll(s, ":", "-")
-	s = strings.ReplaceAll(s, "*", "star")
-	return strings.ReplaceAll(s, "/", "-")
-}
-
 // originRole is an origin the matrix sends requests from.
 type originRole struct {
 	origin, kind string
@@ -264,39 +110,6 @@ type matrix struct {
 	first   string        // the first allowed origin, for single-origin checks
 	origins []originRole
 	cases   []Case
-}
-
-// originRoles lists the allowed origins, then the hostile ones generated
-// from them, then refuseOrigins, each once and never one the policy allows.
-func (p *Policy) originRoles() []originRole {
-	var origins []originRole
-	seen := map[string]bool{}
-	for _, o := range p.Origins {
-		r := representative(o)
-		if !seen[r] {
-			seen[r] = true
-			origins = append(origins, originRole{r, "allowed", false})
-		}
-	}
-	addHostile := func(o, kind string) {
-		if !seen[o] && !p.OriginAllowed(o) {
-			seen[o] = true
-			origins = append(origins, originRole{o, kind, true})
-		}
-	}
-	addHostile("null", "null")
-	addHostile("https://corscheck-attacker.test", "unrelated")
-	for _, o := range p.Origins {
-		if o != "*" {
-			for _, h := range hostileFrom(o) {
-				addHostile(h.origin, h.kind)
-			}
-		}
-	}
-	for _, o := range p.RefuseOrigins {
-		addHostile(o, "listed")
-	}
-	return origins
 }
 
 // outcome is a case whose expectation is the policy's verdict on its request.
@@ -424,25 +237,6 @@ func (m *matrix) errors() {
 		m.outcome("errors.not-found-preflighted."+string(cr), "errors",
 			pr.Method+" to a missing resource: the preflight and the 404 carry CORS headers, credentials "+string(cr), SpecCORSCheck, pr, false, "allowed")
 	}
-}
-
-// cacheRequest is the preflighted request the cache cases repeat: the first
-// allowed non-safelisted method, else GET with the first allowed header.
-func cacheRequest(p *Policy, target, origin string) Request {
-	r := Request{URL: target, Origin: origin, Method: "PUT", Headers: map[string]string{}}
-	for _, m := range p.Methods {
-		if !safelistedMethods[m] && m != "*" && m != "OPTIONS" {
-			r.Method = m
-			return r
-		}
-	}
-	for _, h := range p.Headers {
-		if h != "*" && !IsSafelistedHeader(h, sampleHeaderValue(h)) {
-			r.Method, r.Headers = "GET", map[string]string{h: sampleHeaderValue(h)}
-			return r
-		}
-	}
-	return r
 }
 
 func labels(family string, r Request, originKind string, hostile bool) []string {
