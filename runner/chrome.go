@@ -6,6 +6,7 @@ package runner
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"os"
 	"os/exec"
@@ -32,6 +33,29 @@ type Options struct {
 	// LocalNetworkAccess keeps Chrome's Local Network Access checks on. They
 	// are off by default so verdicts reflect the target's CORS policy.
 	LocalNetworkAccess bool
+}
+
+// RegisterFlags binds --chrome, --browser-url and --local-network-access,
+// the browser flags every command shares.
+func (o *Options) RegisterFlags(fs *flag.FlagSet) {
+	fs.StringVar(&o.ChromePath, "chrome", "", "Chrome or Chromium binary (default: $CHROME_PATH, then a search)")
+	fs.StringVar(&o.BrowserURL, "browser-url", "", "attach to a running Chrome at http://HOST:PORT instead of starting one")
+	fs.BoolVar(&o.LocalNetworkAccess, "local-network-access", false, "keep Chrome's Local Network Access checks on (they block public origins from loopback targets whatever the CORS headers say)")
+}
+
+// Args renders the options back as flags, for a child corscheck process.
+func (o Options) Args() []string {
+	var args []string
+	if o.ChromePath != "" {
+		args = append(args, "--chrome", o.ChromePath)
+	}
+	if o.BrowserURL != "" {
+		args = append(args, "--browser-url", o.BrowserURL)
+	}
+	if o.LocalNetworkAccess {
+		args = append(args, "--local-network-access")
+	}
+	return args
 }
 
 // candidates are the names and paths tried, in order: the headless shell

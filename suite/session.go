@@ -28,15 +28,13 @@ import (
 // Config is everything a run needs; the CLI and `go test` fill it from the
 // same flags (RegisterFlags).
 type Config struct {
-	PolicyPath         string
-	Target             string
-	Fixture            string
-	Out                string
-	Timeout            time.Duration
-	BrowserURL         string
-	Chrome             string
-	LocalNetworkAccess bool
-	AllowRemote        bool
+	PolicyPath  string
+	Target      string
+	Fixture     string
+	Out         string
+	Timeout     time.Duration
+	Browser     runner.Options
+	AllowRemote bool
 	// Wait is how long to wait for a target that does not accept connections yet.
 	Wait    time.Duration
 	Version string
@@ -54,9 +52,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Fixture, "fixture", "", "run against a built-in fixture by name (see `corscheck fixtures list`)")
 	fs.StringVar(&c.Out, "out", c.Out, "directory for results.json, junit.xml and report.html")
 	fs.DurationVar(&c.Timeout, "timeout", 10*time.Second, "time limit for each fetch; a fetch that takes longer is an error, never blocked")
-	fs.StringVar(&c.BrowserURL, "browser-url", "", "attach to a running Chrome at http://HOST:PORT instead of starting one")
-	fs.StringVar(&c.Chrome, "chrome", "", "Chrome or Chromium binary (default: $CHROME_PATH, then a search)")
-	fs.BoolVar(&c.LocalNetworkAccess, "local-network-access", false, "keep Chrome's Local Network Access checks on (they block public origins from loopback targets whatever the CORS headers say)")
+	c.Browser.RegisterFlags(fs)
 	fs.BoolVar(&c.AllowRemote, "allow-remote", false, "allow a target that is not on loopback (corscheck sends real PUT/DELETE requests)")
 	fs.DurationVar(&c.Wait, "wait", 0, "wait up to this long for the target to accept connections (a server starting in the background)")
 }
@@ -190,7 +186,7 @@ func (s *Session) StartBrowser(ctx context.Context) error {
 	if s.browser != nil {
 		return nil
 	}
-	b, err := runner.Start(ctx, runner.Options{ChromePath: s.Config.Chrome, BrowserURL: s.Config.BrowserURL, LocalNetworkAccess: s.Config.LocalNetworkAccess})
+	b, err := runner.Start(ctx, s.Config.Browser)
 	if err != nil {
 		return &EnvError{err}
 	}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/corscheck/corscheck/reports"
+	"github.com/corscheck/corscheck/runner"
 )
 
 var implName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
@@ -24,8 +25,8 @@ func cmdCompat(args []string, stdout, stderr io.Writer) error {
 	policy := fs.String("policy", "", "policy file every target is tested against (required)")
 	out := fs.String("out", "corscheck-compat", "directory for compat.html, compat.json and one folder per target")
 	timeout := fs.Duration("timeout", 10*time.Second, "time limit for each fetch")
-	chrome := fs.String("chrome", "", "Chrome or Chromium binary")
-	browserURL := fs.String("browser-url", "", "attach to a running Chrome at http://HOST:PORT")
+	var browserOpts runner.Options
+	browserOpts.RegisterFlags(fs)
 	allowRemote := fs.Bool("allow-remote", false, "allow targets that are not on loopback")
 	wait := fs.Duration("wait", 0, "wait up to this long for each target to accept connections")
 	fs.Usage = func() {
@@ -70,11 +71,7 @@ func cmdCompat(args []string, stdout, stderr io.Writer) error {
 		} else {
 			runArgs = append(runArgs, "--target", t.where)
 		}
-		for flagName, v := range map[string]string{"--chrome": *chrome, "--browser-url": *browserURL} {
-			if v != "" {
-				runArgs = append(runArgs, flagName, v)
-			}
-		}
+		runArgs = append(runArgs, browserOpts.Args()...)
 		if *allowRemote {
 			runArgs = append(runArgs, "--allow-remote")
 		}

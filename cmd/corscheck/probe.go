@@ -31,9 +31,8 @@ func cmdProbe(args []string, stdout, stderr io.Writer) error {
 	creds := fs.String("credentials", "same-origin", "fetch() credentials mode: omit, same-origin or include")
 	timeout := fs.Duration("timeout", 10*time.Second, "time limit for the fetch; longer is an error, never blocked")
 	asJSON := fs.Bool("json", false, "print one JSON object")
-	chrome := fs.String("chrome", "", "Chrome or Chromium binary (default: $CHROME_PATH, then a search)")
-	browserURL := fs.String("browser-url", "", "attach to a running Chrome at http://HOST:PORT")
-	lna := fs.Bool("local-network-access", false, "keep Chrome's Local Network Access checks on")
+	var browserOpts runner.Options
+	browserOpts.RegisterFlags(fs)
 	allowRemote := fs.Bool("allow-remote", false, "allow a target that is not on loopback")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: corscheck probe URL --origin ORIGIN [flags]\n\nRuns one fetch() in headless Chrome from ORIGIN and says what Chrome did and why.\nExit status: 0 allowed, 1 blocked, 2 error.\n\nFlags:")
@@ -57,7 +56,7 @@ func cmdProbe(args []string, stdout, stderr io.Writer) error {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	b, err := runner.Start(ctx, runner.Options{ChromePath: *chrome, BrowserURL: *browserURL, LocalNetworkAccess: *lna})
+	b, err := runner.Start(ctx, browserOpts)
 	if err != nil {
 		return &exitError{2, err}
 	}
