@@ -1,16 +1,18 @@
-// Package runner owns every line that talks to Chrome: it starts or attaches
-// to a browser, gives pages any origin, runs fetch() batches and turns
-// DevTools events into scenarios.Observation values. It never asserts.
 package runner
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"strings"
+	"time"
 
 	"github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/cdproto/cdp"
@@ -18,45 +20,8 @@ import (
 	"github.com/chromedp/chromedp/remote"
 )
 
-// ErrNoBrowser is returned when no Chrome or Chromium binary can be found.
-var ErrNoBrowser = errors.New("no Chrome or Chromium found")
-
-// InstallHint is the one command that fixes ErrNoBrowser on Debian/Ubuntu.
+// InstallHint is the one command that fixes a missing Chrome on Debian/Ubuntu.
 const InstallHint = "apt-get install -y chromium-headless-shell   (or chromium; or pass --chrome PATH, CHROME_PATH, or --browser-url)"
-
-// Options configure how the browser is found and started.
-type Options struct {
-	// ChromePath is an explicit binary (--chrome); else CHROME_PATH; else a search.
-	ChromePath string
-	// BrowserURL attaches to a running browser (http://HOST:PORT) instead of starting one.
-	BrowserURL string
-	// LocalNetworkAccess keeps Chrome's Local Network Access checks on. They
-	// are off by default so verdicts reflect the target's CORS policy.
-	LocalNetworkAccess bool
-}
-
-// RegisterFlags binds --chrome, --browser-url and --local-network-access,
-// the browser flags every command shares.
-func (o *Options) RegisterFlags(fs *flag.FlagSet) {
-	fs.StringVar(&o.ChromePath, "chrome", "", "Chrome or Chromium binary (default: $CHROME_PATH, then a search)")
-	fs.StringVar(&o.BrowserURL, "browser-url", "", "attach to a running Chrome at http://HOST:PORT instead of starting one")
-	fs.BoolVar(&o.LocalNetworkAccess, "local-network-access", false, "keep Chrome's Local Network Access checks on (they block public origins from loopback targets whatever the CORS headers say)")
-}
-
-// Args renders the options back as flags, for a child corscheck process.
-func (o Options) Args() []string {
-	var args []string
-	if o.ChromePath != "" {
-		args = append(args, "--chrome", o.ChromePath)
-	}
-	if o.BrowserURL != "" {
-		args = append(args, "--browser-url", o.BrowserURL)
-	}
-	if o.LocalNetworkAccess {
-		args = append(args, "--local-network-access")
-	}
-	return args
-}
 
 // candidates are the names and paths tried, in order: the headless shell
 // first because it starts about three times faster. Debian's binaries come
@@ -84,45 +49,63 @@ var candidates = []string{
 // FindChrome returns the binary to start: explicit path, CHROME_PATH, then
 // the usual names and install paths.
 func FindChrome(explicit string) (string, error) {
-	for _, p := range []string{explicit, os.Getenv("CHROME_PATH")} {
+	return findBinary("Chrome or Chromium", explicit, "CHROME_PATH", candidates, InstallHint)
+}
+
+func findBinary(what, explicit, env string, names []string, hint string) (string, error) {
+	for _, p := range []string{explicit, os.Getenv(env)} {
 		if p == "" {
 			continue
 		}
 		if found, err := exec.LookPath(p); err == nil {
 			return found, nil
 		}
-		return "", fmt.Errorf("%w at %q: %s", ErrNoBrowser, p, InstallHint)
+		return "", fmt.Errorf("%w: no %s at %q: %s", ErrNoBrowser, what, p, hint)
 	}
-	for _, c := range candidates {
+	for _, c := range names {
 		if found, err := exec.LookPath(c); err == nil {
 			return found, nil
 		}
 	}
-	return "", fmt.Errorf("%w: %s", ErrNoBrowser, InstallHint)
+	return "", fmt.Errorf("%w: no %s found: %s", ErrNoBrowser, what, hint)
 }
 
-// Browser is one running (or attached) browser. One per process; every
-// origin page is a tab in it.
-type Browser struct {
+// Chrome is the Chrome engine: one browser, started by corscheck or
+// attached to, with a tab per origin page.
+type Chrome struct {
 	ctx     context.Context // the browser's root chromedp context
 	cancel  context.CancelFunc
-	Version string // product/version, e.g. Chrome/156.0.8078.108
-	Path    string // the binary, empty when attached
+	version string
+	path    string // the binary, empty when attached
 	dataDir string
+	// insecure asks each tab to ignore certificate errors (an attached
+	// browser, whose flags corscheck does not choose).
+	insecure bool
 }
 
-// Start launches Chrome (or attaches to BrowserURL) and waits until it
-// answers. The browser lives until Close or until parent is cancelled; on
-// Linux it also dies with this process.
-func Start(parent context.Context, o Options) (*Browser, error) {
-	b := &Browser{}
+// Engine is "chrome".
+func (b *Chrome) Engine() string { return EngineChrome }
+
+// Version is the product and version, e.g. HeadlessChrome/156.0.8078.108.
+func (b *Chrome) Version() string { return b.version }
+
+// startChrome launches Chrome (or attaches to BrowserURLs[0]) and waits,
+// within the start timeout, until it answers.
+func startChrome(ctx context.Context, o Options) (*Chrome, error) {
+	b := &Chrome{}
+	// The browser outlives the start context: Close ends it.
+	life := context.WithoutCancel(ctx)
 	var allocCtx context.Context
 	var allocCancel context.CancelFunc
-	if o.BrowserURL != "" {
-		if !strings.HasPrefix(o.BrowserURL, "http://") && !strings.HasPrefix(o.BrowserURL, "ws://") {
-			return nil, fmt.Errorf("--browser-url %q: want http://HOST:PORT of a browser started with --remote-debugging-port", o.BrowserURL)
+	what := ""
+	if len(o.BrowserURLs) > 0 {
+		endpoint, err := devtoolsEndpoint(ctx, o.BrowserURLs[0], o.startTimeout())
+		if err != nil {
+			return nil, err
 		}
-		allocCtx, allocCancel = remote.NewAllocator(parent, o.BrowserURL)
+		what = "the browser at " + o.BrowserURLs[0]
+		allocCtx, allocCancel = remote.NewAllocator(life, endpoint, remote.NoModifyURL)
+		b.insecure = o.Insecure
 	} else {
 		path, err := FindChrome(o.ChromePath)
 		if err != nil {
@@ -132,60 +115,162 @@ func Start(parent context.Context, o Options) (*Browser, error) {
 		if err != nil {
 			return nil, fmt.Errorf("browser profile: %w", err)
 		}
-		b.Path, b.dataDir = path, dir
-		disabled := "Translate,BlinkGenPropertyTrees,MediaRouter,OptimizationHints,AutofillServerCommunication"
-		if !o.LocalNetworkAccess {
-			disabled += ",LocalNetworkAccessChecks,PrivateNetworkAccessSendPreflights,PrivateNetworkAccessRespectPreflightResults"
-		}
-		opts := append(chromedp.DefaultExecAllocatorOptions[:],
-			chromedp.ExecPath(path),
-			chromedp.UserDataDir(dir),
-			chromedp.Flag("disable-features", disabled),
-			chromedp.Flag("disable-component-update", true),
-			chromedp.Flag("disable-quic", true),
-			chromedp.Flag("disable-gpu", true),
-			chromedp.Flag("no-default-browser-check", true),
-			chromedp.Flag("mute-audio", true),
-		)
-		if os.Geteuid() == 0 {
-			// Chrome refuses to run its sandbox as root.
-			opts = append(opts, chromedp.NoSandbox)
-		}
-		allocCtx, allocCancel = chromedp.NewExecAllocator(parent, opts...)
+		b.path, b.dataDir = path, dir
+		what = path
+		allocCtx, allocCancel = chromedp.NewExecAllocator(life, chromeFlags(path, dir, o)...)
 	}
 	// chromedp's own logs would interleave with corscheck's output; every
 	// failure that matters reaches the caller as an error or an observation.
 	quiet := func(string, ...any) {}
-	ctx, cancel := chromedp.NewContext(allocCtx, chromedp.WithErrorf(quiet), chromedp.WithLogf(quiet))
-	b.ctx = ctx
+	bctx, cancel := chromedp.NewContext(allocCtx, chromedp.WithErrorf(quiet), chromedp.WithLogf(quiet))
+	b.ctx = bctx
 	b.cancel = func() { cancel(); allocCancel(); b.removeProfile() }
-	// The first Run binds the browser's life to ctx: no timeout on it.
-	if err := chromedp.Do(ctx); err != nil {
-		b.cancel()
-		if o.BrowserURL != "" {
-			return nil, fmt.Errorf("attach to browser at %s: %w", o.BrowserURL, err)
+	version, err := bounded(ctx, o.startTimeout(), what, func() (string, error) {
+		// The first Run binds the browser's life to bctx: no timeout on it.
+		if err := chromedp.Do(bctx); err != nil {
+			return "", err
 		}
-		return nil, fmt.Errorf("start %s: %w", b.Path, err)
-	}
-	v, err := chromedp.CallBrowser(ctx, browser.GetVersion, cdp.Empty{})
+		v, err := chromedp.CallBrowser(bctx, browser.GetVersion, cdp.Empty{})
+		if err != nil {
+			return "", err
+		}
+		return v.Product, nil
+	}, b.cancel)
 	if err != nil {
 		b.cancel()
-		return nil, fmt.Errorf("browser version: %w", err)
+		if len(o.BrowserURLs) > 0 {
+			return nil, fmt.Errorf("attach to browser at %s: %w", o.BrowserURLs[0], err)
+		}
+		return nil, fmt.Errorf("start %s: %w", b.path, err)
 	}
-	b.Version = v.Product
+	b.version = version
 	return b, nil
+}
+
+// chromeFlags are the command line of a browser corscheck starts.
+func chromeFlags(path, dir string, o Options) []chromedp.ExecAllocatorOption {
+	disabled := "Translate,BlinkGenPropertyTrees,MediaRouter,OptimizationHints,AutofillServerCommunication"
+	if !o.LocalNetworkAccess {
+		disabled += ",LocalNetworkAccessChecks,PrivateNetworkAccessSendPreflights,PrivateNetworkAccessRespectPreflightResults"
+	}
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(path),
+		chromedp.UserDataDir(dir),
+		chromedp.Flag("disable-features", disabled),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-gpu", true),
+		chromedp.Flag("no-default-browser-check", true),
+		chromedp.Flag("mute-audio", true),
+	)
+	if rules := HostResolverRules(o); rules != "" {
+		opts = append(opts, chromedp.Flag("host-resolver-rules", rules))
+	}
+	if len(o.TrustSPKI) > 0 {
+		// Honoured only with --user-data-dir, which corscheck always sets.
+		opts = append(opts, chromedp.Flag("ignore-certificate-errors-spki-list", strings.Join(o.TrustSPKI, ",")))
+	}
+	if o.Insecure {
+		opts = append(opts, chromedp.Flag("ignore-certificate-errors", true))
+	}
+	for _, a := range o.ChromeArgs {
+		name, value, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		if hasValue {
+			opts = append(opts, chromedp.Flag(name, value))
+		} else {
+			opts = append(opts, chromedp.Flag(name, true))
+		}
+	}
+	if os.Geteuid() == 0 {
+		// Chrome refuses to run its sandbox as root.
+		opts = append(opts, chromedp.NoSandbox)
+	}
+	return opts
+}
+
+// HostResolverRules is Chrome's --host-resolver-rules for the options: each
+// --resolve mapping, and with LoopbackOnly a rule that makes every other
+// name fail to resolve, so no DNS query or connection leaves the machine.
+// The rules apply to IP literals too, so loopback addresses are excluded
+// from the trap by name.
+func HostResolverRules(o Options) string {
+	var rules []string
+	for _, h := range sortedKeys(o.Resolve) {
+		addr := o.Resolve[h]
+		if strings.Contains(addr, ":") {
+			addr = "[" + addr + "]"
+		}
+		rules = append(rules, "MAP "+h+" "+addr)
+	}
+	if o.LoopbackOnly {
+		rules = append(rules, "MAP * ~NOTFOUND", "EXCLUDE localhost", "EXCLUDE *.localhost", "EXCLUDE 127.*", "EXCLUDE ::1", "EXCLUDE [::1]")
+		for _, h := range o.AllowHosts {
+			if _, mapped := o.Resolve[strings.ToLower(h)]; !mapped && !loopbackLiteral(h) {
+				rules = append(rules, "EXCLUDE "+strings.ToLower(h))
+			}
+		}
+	}
+	return strings.Join(rules, ", ")
+}
+
+func loopbackLiteral(h string) bool {
+	ip := net.ParseIP(strings.Trim(h, "[]"))
+	return ip != nil && ip.IsLoopback()
+}
+
+// devtoolsEndpoint turns --browser-url into the browser's WebSocket address,
+// checking that it is a Chrome DevTools endpoint first, so a wrong URL is one
+// clear line instead of a JSON decoding error.
+func devtoolsEndpoint(ctx context.Context, raw string, timeout time.Duration) (string, error) {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return "", fmt.Errorf("--browser-url %q: want http://HOST:PORT or ws://HOST:PORT/devtools/browser/ID", raw)
+	}
+	if u.Scheme == "ws" || u.Scheme == "wss" {
+		return raw, nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(raw, "/")+"/json/version", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		if errors.Is(err, context.DeadlineExceeded) {
+			return "", fmt.Errorf("%s: no answer to /json/version within %s: not a Chrome DevTools endpoint, or not running", raw, timeout)
+		}
+		return "", fmt.Errorf("%s: not reachable (%v): start Chrome with --remote-debugging-port, or fix --browser-url", raw, err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	var v struct {
+		WS string `json:"webSocketDebuggerUrl"`
+	}
+	if err := json.Unmarshal(body, &v); err != nil || v.WS == "" {
+		got := "an HTTP " + resp.Status + " answer"
+		if ct := resp.Header.Get("Content-Type"); strings.Contains(ct, "html") {
+			got = "an HTML page"
+		}
+		return "", fmt.Errorf("%s: not a Chrome DevTools endpoint (got %s at /json/version)", raw, got)
+	}
+	// The browser reports its own idea of its address; keep the host the
+	// user gave (a container name, a forwarded port).
+	ws, err := url.Parse(v.WS)
+	if err != nil {
+		return "", fmt.Errorf("%s: bad webSocketDebuggerUrl %q", raw, v.WS)
+	}
+	ws.Host = u.Host
+	return ws.String(), nil
 }
 
 // Close stops the browser (or detaches from a remote one) and removes the
 // temporary profile. It is safe to call more than once.
-func (b *Browser) Close() {
+func (b *Chrome) Close() {
 	if b != nil && b.cancel != nil {
 		b.cancel()
 	}
 }
 
 // PID is the browser's process id, or 0 when attached to a remote browser.
-func (b *Browser) PID() int {
+func (b *Chrome) PID() int {
 	if c := chromedp.FromContext(b.ctx); c != nil && c.Browser != nil {
 		if p := c.Browser.Process(); p != nil {
 			return p.Pid
@@ -194,7 +279,7 @@ func (b *Browser) PID() int {
 	return 0
 }
 
-func (b *Browser) removeProfile() {
+func (b *Chrome) removeProfile() {
 	if b.dataDir != "" {
 		os.RemoveAll(b.dataDir)
 	}

@@ -16,14 +16,10 @@ func TestUnknownCorsErrorIsKeptVerbatim(t *testing.T) {
 	if err := json.Unmarshal([]byte(raw), &ev); err != nil {
 		t.Fatalf("decode: %v", err)
 	}
-	c := newCollector()
-	c.update(func() {
-		r := c.get("1.2")
-		r.terminal, r.errorText = terminalFailed, ev.ErrorText
-		r.corsError, r.failedParam = ev.CorsErrorStatus.CorsError, ev.CorsErrorStatus.FailedParameter
-	})
+	r := &netRequest{id: "1.2", terminal: terminalFailed, errorText: ev.ErrorText,
+		corsError: ev.CorsErrorStatus.CorsError, failedParam: ev.CorsErrorStatus.FailedParameter}
 	var ob scenarios.Observation
-	c.classifyFailure(&ob, c.reqs["1.2"], nil)
+	classifyFailure(&ob, r, nil)
 	if ob.Outcome != scenarios.Blocked || ob.CorsError != "SomeFutureCorsError" || ob.FailedParameter != "x-new" {
 		t.Fatalf("got %v %q %q, want blocked SomeFutureCorsError x-new", ob.Outcome, ob.CorsError, ob.FailedParameter)
 	}

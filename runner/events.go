@@ -10,13 +10,15 @@ import (
 )
 
 // The DevTools events we read, decoded into our own structs rather than
-// cdproto's: cdproto's CorsError enum rejects values it does not know, and
-// one unknown value from a newer Chrome must never lose an observation.
+// cdproto's: cdproto's enums (CorsError, cookie blocked reasons) reject
+// values they do not know, and one unknown value from a newer Chrome must
+// never lose an observation.
 type (
 	evRequestWillBeSent struct {
 		RequestID string `json:"requestId"`
 		Request   struct {
 			URL     string            `json:"url"`
+			Method  string            `json:"method"`
 			Headers map[string]string `json:"headers"`
 		} `json:"request"`
 		Initiator struct {
@@ -24,16 +26,25 @@ type (
 			RequestID string `json:"requestId"`
 		} `json:"initiator"`
 		RedirectResponse *struct {
-			Status int `json:"status"`
+			Status  int               `json:"status"`
+			Headers map[string]string `json:"headers"`
 		} `json:"redirectResponse"`
 	}
+	evAssociatedCookie struct {
+		Cookie struct {
+			Name string `json:"name"`
+		} `json:"cookie"`
+		BlockedReasons []string `json:"blockedReasons"`
+	}
 	evRequestExtra struct {
-		RequestID string            `json:"requestId"`
-		Headers   map[string]string `json:"headers"`
+		RequestID         string               `json:"requestId"`
+		Headers           map[string]string    `json:"headers"`
+		AssociatedCookies []evAssociatedCookie `json:"associatedCookies"`
 	}
 	evResponseReceived struct {
 		RequestID string `json:"requestId"`
 		Response  struct {
+			URL     string            `json:"url"`
 			Status  int               `json:"status"`
 			Headers map[string]string `json:"headers"`
 		} `json:"response"`
@@ -49,6 +60,7 @@ type (
 	evLoadingFailed struct {
 		RequestID       string `json:"requestId"`
 		ErrorText       string `json:"errorText"`
+		Canceled        bool   `json:"canceled"`
 		BlockedReason   string `json:"blockedReason"`
 		CorsErrorStatus *struct {
 			CorsError       string `json:"corsError"`
@@ -82,46 +94,65 @@ const (
 	terminalFailed
 )
 
-// netRequest is everything seen about one DevTools request id.
+// hopRequest is one request of a DevTools request id: the first, or one
+// that a redirect started.
+type hopRequest struct {
+	url     string
+	headers map[string]string // requestWillBeSent (what Blink set)
+	// redirectStatus/redirectHeaders are this hop's 3xx answer, carried by
+	// the next hop's requestWillBeSent.
+	redirectStatus  int
+	redirectHeaders map[string]string
+}
+
+// netRequest is everything seen about one DevTools request id. A request
+// id spans its redirects: each hop has its own requestWillBeSent and
+// extra-info events, which arrive in order within their own event type.
 type netRequest struct {
-	id         string
-	headers    map[string]string // requestWillBeSent (what Blink set)
-	rawHeaders map[string]string // requestWillBeSentExtraInfo: as on the wire
+	id   string
+	hops []hopRequest
+	// rawHeaders/rawResp are the extra-info events in arrival order, one
+	// per hop: the headers as they crossed the wire.
+	rawHeaders []map[string]string
+	cookies    [][]evAssociatedCookie
+	rawResp    []evResponseExtra
 
 	status      int
+	respURL     string
 	respHeaders map[string]string // from responseReceived (filtered by Chrome)
-	rawStatus   int
-	rawResp     map[string]string // responseReceivedExtraInfo: as on the wire
 	gotResponse bool
-	gotRaw      bool
 
 	terminal      int
 	errorText     string
+	canceled      bool
 	blockedReason string
 	corsError     string
 	failedParam   string
 }
 
+// gotRaw reports whether the final hop's raw response headers arrived.
+func (r *netRequest) gotRaw() bool { return len(r.rawResp) >= len(r.hops) && len(r.hops) > 0 }
+
 // collector gathers the network events of one tab, keyed by request id, and
 // wakes waiters on every event.
 type collector struct {
-	mu        sync.Mutex
-	reqs      map[string]*netRequest
-	actual    map[string][]string // token -> actual request ids in order
-	preflight map[string]string   // actual request id -> its preflight's id
-	console   map[string][]string // token -> Chrome's CORS console messages, in order
-	barriers  map[string]bool     // barrier ids whose requestWillBeSent was seen
-	changed   chan struct{}
+	mu         sync.Mutex
+	reqs       map[string]*netRequest
+	actual     map[string][]string // token -> actual request ids in order
+	preflights map[string][]string // actual request id -> its preflights' ids, in order
+	console    map[string][]string // token -> Chrome's CORS console messages, in order
+	barriers   map[string]bool     // barrier ids whose requestWillBeSent was seen
+	changed    chan struct{}
 }
 
 func newCollector() *collector {
 	return &collector{
-		reqs:      map[string]*netRequest{},
-		actual:    map[string][]string{},
-		preflight: map[string]string{},
-		console:   map[string][]string{},
-		barriers:  map[string]bool{},
-		changed:   make(chan struct{}),
+		reqs:       map[string]*netRequest{},
+		actual:     map[string][]string{},
+		preflights: map[string][]string{},
+		console:    map[string][]string{},
+		barriers:   map[string]bool{},
+		changed:    make(chan struct{}),
 	}
 }
 
@@ -143,17 +174,28 @@ func (c *collector) update(f func()) {
 	c.mu.Unlock()
 }
 
+// barrierPrefix starts the URL of a barrier fetch: a data: URL, so it
+// needs no interception and no network, yet has its own requestWillBeSent.
+const barrierPrefix = "data:text/plain,corscheck-barrier-"
+
 // subscribe starts one goroutine per event type; they end with ctx.
 func (c *collector) subscribe(ctx context.Context) {
 	listen(ctx, eventRequestWillBeSent, func(e evRequestWillBeSent) {
 		c.update(func() {
-			if i := strings.Index(e.Request.URL, "/"+barrierPath); i >= 0 {
-				c.barriers[e.Request.URL[i+1+len(barrierPath):]] = true
+			if id, ok := strings.CutPrefix(e.Request.URL, barrierPrefix); ok {
+				c.barriers[id] = true
 				return
 			}
-			c.get(e.RequestID).headers = e.Request.Headers
+			r := c.get(e.RequestID)
+			if e.RedirectResponse != nil && len(r.hops) > 0 {
+				last := &r.hops[len(r.hops)-1]
+				last.redirectStatus, last.redirectHeaders = e.RedirectResponse.Status, e.RedirectResponse.Headers
+			}
+			r.hops = append(r.hops, hopRequest{url: e.Request.URL, headers: e.Request.Headers})
 			if e.Initiator.Type == "preflight" {
-				c.preflight[e.Initiator.RequestID] = e.RequestID
+				if !contains(c.preflights[e.Initiator.RequestID], e.RequestID) {
+					c.preflights[e.Initiator.RequestID] = append(c.preflights[e.Initiator.RequestID], e.RequestID)
+				}
 				return
 			}
 			if tok := tokenOf(e.Request.URL); tok != "" && e.RedirectResponse == nil {
@@ -162,18 +204,22 @@ func (c *collector) subscribe(ctx context.Context) {
 		})
 	})
 	listen(ctx, eventRequestExtra, func(e evRequestExtra) {
-		c.update(func() { c.get(e.RequestID).rawHeaders = e.Headers })
+		c.update(func() {
+			r := c.get(e.RequestID)
+			r.rawHeaders = append(r.rawHeaders, e.Headers)
+			r.cookies = append(r.cookies, e.AssociatedCookies)
+		})
 	})
 	listen(ctx, eventResponseReceived, func(e evResponseReceived) {
 		c.update(func() {
 			r := c.get(e.RequestID)
-			r.gotResponse, r.status, r.respHeaders = true, e.Response.Status, e.Response.Headers
+			r.gotResponse, r.status, r.respHeaders, r.respURL = true, e.Response.Status, e.Response.Headers, e.Response.URL
 		})
 	})
 	listen(ctx, eventResponseExtra, func(e evResponseExtra) {
 		c.update(func() {
 			r := c.get(e.RequestID)
-			r.gotRaw, r.rawStatus, r.rawResp = true, e.StatusCode, e.Headers
+			r.rawResp = append(r.rawResp, e)
 		})
 	})
 	listen(ctx, eventLoadingFinished, func(e evLoadingFinished) {
@@ -182,7 +228,7 @@ func (c *collector) subscribe(ctx context.Context) {
 	listen(ctx, eventLoadingFailed, func(e evLoadingFailed) {
 		c.update(func() {
 			r := c.get(e.RequestID)
-			r.terminal, r.errorText, r.blockedReason = terminalFailed, e.ErrorText, e.BlockedReason
+			r.terminal, r.errorText, r.blockedReason, r.canceled = terminalFailed, e.ErrorText, e.BlockedReason, e.Canceled
 			if e.CorsErrorStatus != nil {
 				r.corsError, r.failedParam = e.CorsErrorStatus.CorsError, e.CorsErrorStatus.FailedParameter
 			}
@@ -190,13 +236,22 @@ func (c *collector) subscribe(ctx context.Context) {
 	})
 	listen(ctx, eventLogEntry, func(e evLogEntry) {
 		// Chrome's CORS sentence comes as a javascript-source entry that
-		// names the URL, not the request id: correlate by token.
-		const prefix = "Access to fetch at '"
-		if e.Entry.Level != "error" || !strings.HasPrefix(e.Entry.Text, prefix) {
+		// names the URL, not the request id: correlate by token. A fetch()
+		// refused before any request ("Fetch API cannot load URL. Request
+		// mode is ...") is correlated the same way.
+		if e.Entry.Level != "error" {
 			return
 		}
-		rest := e.Entry.Text[len(prefix):]
-		end := strings.IndexByte(rest, '\'')
+		var rest string
+		end := -1
+		if r, ok := strings.CutPrefix(e.Entry.Text, "Access to fetch at '"); ok {
+			rest, end = r, strings.IndexByte(r, '\'')
+		} else if r, ok := strings.CutPrefix(e.Entry.Text, "Fetch API cannot load "); ok {
+			rest, end = r, strings.IndexAny(r, " ")
+			if end > 0 && rest[end-1] == '.' {
+				end--
+			}
+		}
 		if end < 0 {
 			return
 		}
@@ -251,4 +306,13 @@ func withoutToken(u string) string {
 	default:
 		return u[:i-1] + u[i+j:]
 	}
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
 }

@@ -33,46 +33,52 @@ func (c *collector) waitComplete(ctx context.Context, done func(*collector) bool
 	}
 }
 
-// lookupFetch returns the actual request and its preflight for the seq-th
+// lookupFetch returns the actual request and its preflights for the seq-th
 // fetch of a token. Callers hold c.mu.
-func (c *collector) lookupFetch(token string, seq int) (actual, preflight *netRequest) {
+func (c *collector) lookupFetch(token string, seq int) (actual *netRequest, preflights []*netRequest) {
 	ids := c.actual[token]
 	if seq >= len(ids) {
 		return nil, nil
 	}
 	actual = c.reqs[ids[seq]]
-	if id, ok := c.preflight[actual.id]; ok {
-		preflight = c.reqs[id]
+	for _, id := range c.preflights[actual.id] {
+		preflights = append(preflights, c.reqs[id])
 	}
-	return actual, preflight
+	return actual, preflights
 }
 
 // complete reports whether every event this fetch's observation needs has
-// arrived: the actual request's terminal event, its raw response headers
-// when a response came, and, when Chrome blamed the preflight or a
-// preflight was seen, the preflight's events. Whether an allowed request
-// had a preflight at all is settled by the barrier in runChunk. Callers
-// hold c.mu.
+// arrived: the actual request's terminal event, the raw response headers of
+// every hop that got a response, and the preflights' events. Whether an
+// allowed request had a preflight at all is settled by the barrier in
+// runChunk. Callers hold c.mu.
 func (c *collector) complete(token string, seq int, js jsResult) bool {
 	if js.NotRun {
 		return true
 	}
-	actual, pf := c.lookupFetch(token, seq)
+	actual, pfs := c.lookupFetch(token, seq)
 	if actual == nil {
-		// A fetch stopped before any request (mixed content, bad header) has no events.
-		return !js.OK && !js.TimedOut && !strings.Contains(js.Error, "Failed to fetch")
+		// A fetch stopped before any request (a bad header, a no-cors fetch
+		// with a method it forbids, a mode that refuses the URL) has no
+		// network events; the last kind has a console sentence.
+		return !js.OK && !js.TimedOut && (!strings.Contains(js.Error, "Failed to fetch") || len(c.console[token]) > 0)
 	}
 	if actual.terminal == terminalNone {
 		return false
 	}
-	if pf != nil && !pf.gotRaw && pf.terminal == terminalNone {
-		return false
+	for _, pf := range pfs {
+		if !pf.gotRaw() && pf.terminal == terminalNone {
+			return false
+		}
+	}
+	if len(actual.rawResp) < len(actual.hops)-1 {
+		return false // a followed redirect's raw answer is still on its way
 	}
 	ce := scenarios.CorsError(actual.corsError)
 	if actual.terminal == terminalOK || (ce != "" && !ce.IsPreflight()) {
-		return actual.gotRaw
+		return actual.gotRaw()
 	}
-	if ce.IsPreflight() && pf == nil {
+	if ce.IsPreflight() && len(pfs) == 0 {
 		return false
 	}
 	return true
@@ -83,41 +89,42 @@ func (c *collector) observe(origin, token string, seq int, f Fetch, js jsResult,
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	ob := scenarios.Observation{
-		Request:         scenarios.Request{URL: f.URL, Origin: origin, Method: f.Method, Headers: nonNil(f.Headers), Credentials: f.Credentials},
+		Request:         f.request(origin),
 		DurationMs:      round(js.Ms),
 		Browser:         version,
+		Engine:          EngineChrome,
 		ReadableHeaders: map[string]*string{},
 	}
-	for _, name := range f.ReadHeaders {
-		name = strings.ToLower(name)
-		if v, ok := js.Readable[name]; ok && js.OK {
-			ob.ReadableHeaders[name] = &v
-		} else {
-			ob.ReadableHeaders[name] = nil
-		}
+	js.fill(&ob, f)
+	actual, pfs := c.lookupFetch(token, seq)
+	if len(pfs) > 0 {
+		ob.Preflight = pfs[0].exchange()
+		ob.Preflights = len(pfs)
 	}
-	if js.OK {
-		for name := range js.Readable {
-			ob.ReadableNames = append(ob.ReadableNames, name)
+	if actual != nil {
+		n := len(actual.hops)
+		for i := 0; i+1 < n; i++ {
+			ob.Redirects = append(ob.Redirects, actual.hop(i))
 		}
-		sort.Strings(ob.ReadableNames)
-	}
-	actual, pf := c.lookupFetch(token, seq)
-	if pf != nil {
-		ob.Preflight = &scenarios.Exchange{
-			Status:          firstNonZero(pf.rawStatus, pf.status),
-			RequestHeaders:  lowerKeys(prefer(pf.rawHeaders, pf.headers)),
-			ResponseHeaders: lowerKeys(prefer(pf.rawResp, pf.respHeaders)),
+		if n > 0 && (len(actual.rawResp) >= n || actual.gotResponse) {
+			last := n - 1
+			req := actual.hops[last].headers
+			if last < len(actual.rawHeaders) {
+				req = actual.rawHeaders[last]
+			}
+			ob.Response = &scenarios.Response{Status: actual.status, Headers: lowerKeys(actual.respHeaders), RequestHeaders: lowerKeys(req)}
+			if last < len(actual.rawResp) {
+				ob.Response.Status, ob.Response.Headers = actual.rawResp[last].StatusCode, lowerKeys(actual.rawResp[last].Headers)
+			}
+			if n > 1 {
+				ob.Response.URL = withoutToken(actual.hops[last].url)
+			}
 		}
-		if !pf.gotRaw && !pf.gotResponse {
-			ob.Preflight.ResponseHeaders = map[string]string{}
-		}
-	}
-	if actual != nil && (actual.gotRaw || actual.gotResponse) {
-		ob.Response = &scenarios.Response{
-			Status:         firstNonZero(actual.rawStatus, actual.status),
-			Headers:        lowerKeys(prefer(actual.rawResp, actual.respHeaders)),
-			RequestHeaders: lowerKeys(prefer(actual.rawHeaders, actual.headers)),
+		if len(actual.cookies) > 0 {
+			for _, ck := range actual.cookies[0] {
+				ob.Cookies = append(ob.Cookies, scenarios.Cookie{Name: ck.Cookie.Name, Blocked: ck.BlockedReasons})
+			}
+			sort.Slice(ob.Cookies, func(i, j int) bool { return ob.Cookies[i].Name < ob.Cookies[j].Name })
 		}
 	}
 	switch {
@@ -125,15 +132,14 @@ func (c *collector) observe(origin, token string, seq int, f Fetch, js jsResult,
 		ob.Outcome = scenarios.Allowed
 	case js.NotRun:
 		ob.Outcome, ob.ErrorKind = scenarios.Errored, scenarios.ErrorNotRun
-		ob.Error = "not run: " + ErrTargetDown.Error() + " (earlier fetches in this batch timed out)"
+		ob.Error = "not run: " + ErrTargetDown.Error() + " (earlier fetches of this kind timed out)"
 	case js.TimedOut:
 		ob.Outcome, ob.ErrorKind = scenarios.Errored, scenarios.ErrorTimeout
 		ob.Error = fmt.Sprintf("timed out: no response after %s", (time.Duration(js.Ms) * time.Millisecond).Round(time.Millisecond))
 	case actual == nil:
-		ob.Outcome, ob.ErrorKind = scenarios.Errored, scenarios.ErrorBrowser
-		ob.Error = "fetch failed before any request was sent: " + js.Error
+		refusedBeforeRequest(&ob, js.Error, c.console[token])
 	default:
-		c.classifyFailure(&ob, actual, pf)
+		classifyFailure(&ob, actual, pfs)
 		if msgs := c.console[token]; len(msgs) > 0 && ob.Outcome == scenarios.Blocked {
 			ob.ConsoleMessage = msgs[min(seq, len(msgs)-1)]
 		}
@@ -141,34 +147,108 @@ func (c *collector) observe(origin, token string, seq int, f Fetch, js jsResult,
 	return ob
 }
 
-// classifyFailure tells a CORS block from a network error, a Local Network
-// Access block and mixed content, from the failed request's own events.
-func (c *collector) classifyFailure(ob *scenarios.Observation, actual, pf *netRequest) {
-	ce, param := actual.corsError, actual.failedParam
-	if ce == "" && pf != nil {
-		ce, param = pf.corsError, pf.failedParam
+// refusedBeforeRequest classifies a fetch the browser refused before it
+// sent anything: by the request's mode or scheme (Chrome's own corsError
+// names), or for another reason (an error).
+func refusedBeforeRequest(ob *scenarios.Observation, jsErr string, console []string) {
+	msg := ""
+	if len(console) > 0 {
+		msg = console[0]
 	}
-	ob.NetError = actual.errorText
+	switch {
+	case strings.Contains(msg, `Request mode is "same-origin"`):
+		ob.Outcome, ob.CorsError, ob.ConsoleMessage = scenarios.Blocked, "DisallowedByMode", msg
+	case strings.Contains(msg, "URL scheme") || strings.Contains(msg, "scheme must be"):
+		ob.Outcome, ob.CorsError, ob.ConsoleMessage = scenarios.Blocked, "CorsDisabledScheme", msg
+	default:
+		ob.Outcome, ob.ErrorKind = scenarios.Errored, scenarios.ErrorBrowser
+		ob.Error = "fetch failed before any request was sent: " + jsErr
+		if msg != "" {
+			ob.Error += " (" + msg + ")"
+		}
+	}
+}
+
+// exchange is a preflight as it crossed the wire.
+func (r *netRequest) exchange() *scenarios.Exchange {
+	e := &scenarios.Exchange{Status: r.status, ResponseHeaders: lowerKeys(r.respHeaders)}
+	if len(r.hops) > 0 {
+		e.RequestHeaders = lowerKeys(r.hops[0].headers)
+	}
+	if len(r.rawHeaders) > 0 {
+		e.RequestHeaders = lowerKeys(r.rawHeaders[0])
+	}
+	if len(r.rawResp) > 0 {
+		e.Status, e.ResponseHeaders = r.rawResp[0].StatusCode, lowerKeys(r.rawResp[0].Headers)
+	}
+	if e.ResponseHeaders == nil {
+		e.ResponseHeaders = map[string]string{}
+	}
+	if e.RequestHeaders == nil {
+		e.RequestHeaders = map[string]string{}
+	}
+	return e
+}
+
+// hop is the i-th followed redirect of a request.
+func (r *netRequest) hop(i int) scenarios.Hop {
+	h := scenarios.Hop{URL: withoutToken(r.hops[i].url), Status: r.hops[i].redirectStatus,
+		RequestHeaders: lowerKeys(r.hops[i].headers), ResponseHeaders: lowerKeys(r.hops[i].redirectHeaders)}
+	if i < len(r.rawHeaders) {
+		h.RequestHeaders = lowerKeys(r.rawHeaders[i])
+	}
+	if i < len(r.rawResp) {
+		h.Status, h.ResponseHeaders = r.rawResp[i].StatusCode, lowerKeys(r.rawResp[i].Headers)
+	}
+	return h
+}
+
+// classifyFailure tells a CORS block from a network error, a certificate or
+// name error, a Local Network Access block and mixed content, from the
+// failed request's own events.
+func classifyFailure(ob *scenarios.Observation, actual *netRequest, pfs []*netRequest) {
+	ce, param := actual.corsError, actual.failedParam
+	failed := actual
+	for _, pf := range pfs {
+		if ce == "" && pf.corsError != "" {
+			ce, param = pf.corsError, pf.failedParam
+		}
+		if pf.errorText != "" && !pf.gotRaw() {
+			failed = pf // the preflight never got an answer: its error is the cause
+		}
+	}
+	ob.NetError = failed.errorText
 	switch {
 	case ce != "" && scenarios.CorsError(ce).IsLocalNetworkAccess():
 		ob.Outcome, ob.ErrorKind = scenarios.Errored, scenarios.ErrorLocalNetworkAccess
 		ob.CorsError, ob.FailedParameter = scenarios.CorsError(ce), param
-		ob.Error = "Chrome's Local Network Access rules blocked this request (" + ce + "); this is not the server's CORS policy. Run without --local-network-access to test CORS alone."
+		ob.Error = "the browser's Local Network Access rules blocked this request (" + ce + "); this is not the server's CORS policy. Run without --local-network-access to test CORS alone."
 	case ce != "":
 		ob.Outcome = scenarios.Blocked
 		ob.CorsError, ob.FailedParameter = scenarios.CorsError(ce), param
 	case actual.blockedReason == "mixed-content":
 		ob.Outcome, ob.ErrorKind = scenarios.Errored, scenarios.ErrorMixedContent
-		ob.Error = "mixed content: an https origin page may not fetch an http URL (except loopback); use an http origin or an https target"
+		ob.Error = "mixed content: an https origin page may not fetch an http URL (except loopback); use an https target, or an http origin"
 	case actual.blockedReason != "":
 		ob.Outcome, ob.ErrorKind = scenarios.Errored, scenarios.ErrorBrowser
-		ob.Error = "Chrome blocked the request before CORS (" + actual.blockedReason + ")"
+		ob.Error = "the browser blocked the request before CORS (" + actual.blockedReason + ")"
 	default:
-		ob.Outcome, ob.ErrorKind = scenarios.Errored, scenarios.ErrorNetwork
-		failed := actual
-		if pf != nil && pf.errorText != "" && !pf.gotRaw {
-			failed = pf
-		}
+		ob.Outcome, ob.ErrorKind = scenarios.Errored, NetErrorKind(failed.errorText)
 		ob.Error = "network error: " + failed.errorText
 	}
+}
+
+// NetErrorKind sorts Chrome's net error text into the kinds a user fixes
+// differently: a certificate, a name, a refused port, or the network.
+func NetErrorKind(text string) scenarios.ErrorKind {
+	switch {
+	case strings.HasPrefix(text, "net::ERR_CERT_"), strings.HasPrefix(text, "net::ERR_SSL_"),
+		text == "net::ERR_BAD_SSL_CLIENT_AUTH_CERT", text == "net::ERR_CERTIFICATE_TRANSPARENCY_REQUIRED":
+		return scenarios.ErrorTLS
+	case text == "net::ERR_NAME_NOT_RESOLVED", text == "net::ERR_NAME_RESOLUTION_FAILED":
+		return scenarios.ErrorDNS
+	case text == "net::ERR_UNSAFE_PORT":
+		return scenarios.ErrorUnsafePort
+	}
+	return scenarios.ErrorNetwork
 }

@@ -2,14 +2,18 @@ package runner
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/url"
 	"strings"
+	"sync"
 
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/fetch"
+	"github.com/chromedp/cdproto/inspector"
 	"github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/cdproto/security"
 	"github.com/chromedp/chromedp"
 )
 
@@ -22,22 +26,53 @@ const opaqueHost = "https://opaque.corscheck.invalid"
 // pageHTML is the whole origin page: fetches are injected by Evaluate.
 const pageHTML = "<!doctype html><meta charset=utf-8><title>corscheck origin page</title>"
 
-// originPage is one tab whose document has the probe origin. Only this
-// document is synthesised (Fetch.fulfillRequest on its own URL); requests to
-// the target are never intercepted.
+// ErrRendererCrashed marks probes lost to a crashed tab: never the server's fault.
+var ErrRendererCrashed = errors.New("the browser tab crashed")
+
+// originPage is one tab whose document has the probe origin. The document
+// is synthesised with the DevTools Fetch domain during the navigation only:
+// interception is switched off before any probe runs, because while it is
+// on Chrome changes what it sends (a redirected cross-origin request loses
+// its Origin header). The target's requests are never intercepted.
 type originPage struct {
 	origin string
-	// base is where the page lives (its URL without page.html); barrier
-	// requests go there.
-	base   string
 	ctx    context.Context
 	cancel context.CancelFunc
 	events *collector
+
+	mu sync.Mutex
+	// intercepting is true while the Fetch domain is enabled; a batch must
+	// never run then (checked by runChunk, the guard).
+	intercepting bool
+	// crashed closes when the tab's renderer crashes or the tab goes away.
+	crashed chan struct{}
+}
+
+// PageSetup is what every origin page gets before its probes run.
+type PageSetup struct {
+	// Cookies are put in the page's own cookie jar (its browser context).
+	Cookies []CookieSpec
+	// IgnoreCertErrors makes the tab accept any certificate (--insecure on
+	// an attached browser).
+	IgnoreCertErrors bool
+}
+
+// CookieSpec is a cookie to set in the browser's jar for a URL.
+type CookieSpec struct {
+	Name, Value string
+	// URL the cookie belongs to (its host, scheme and default path).
+	URL      string
+	Domain   string
+	Path     string
+	Secure   bool
+	HTTPOnly bool
+	// SameSite is Strict, Lax, None, or empty for the browser's default.
+	SameSite string
 }
 
 // openOriginPage opens a tab in a fresh browser context (its own cookie jar
 // and preflight cache) and loads the synthetic page on origin.
-func (b *Browser) openOriginPage(ctx context.Context, origin string) (*originPage, error) {
+func (b *Chrome) openOriginPage(ctx context.Context, origin string, setup PageSetup) (*originPage, error) {
 	pageURL, sandboxed, err := pageURLFor(origin)
 	if err != nil {
 		return nil, err
@@ -45,16 +80,22 @@ func (b *Browser) openOriginPage(ctx context.Context, origin string) (*originPag
 	tabCtx, cancel := chromedp.NewContext(b.ctx, chromedp.WithNewBrowserContext())
 	// Stop the tab when the caller's ctx ends too.
 	stop := context.AfterFunc(ctx, cancel)
-	p := &originPage{origin: origin, base: strings.TrimSuffix(pageURL, "page.html"), ctx: tabCtx, cancel: func() { stop(); cancel() }, events: newCollector()}
+	p := &originPage{origin: origin, ctx: tabCtx, cancel: func() { stop(); cancel() }, events: newCollector(), crashed: make(chan struct{})}
 	if err := chromedp.Do(tabCtx); err != nil {
 		p.cancel()
 		return nil, fmt.Errorf("open tab for origin %s: %w", origin, err)
 	}
+	p.watchCrash()
 	paused := chromedp.Events(tabCtx, fetch.RequestPaused)
 	go func() {
 		for ev, err := range paused {
 			if err != nil {
 				return
+			}
+			if ev.Request.URL != pageURL {
+				// Only the page itself is ours; anything else continues untouched.
+				chromedp.Call(tabCtx, fetch.ContinueRequest, fetch.ContinueRequestParams{RequestID: ev.RequestID})
+				continue
 			}
 			headers := []*fetch.HeaderEntry{{Name: "Content-Type", Value: "text/html; charset=utf-8"}, {Name: "Cache-Control", Value: "no-store"}}
 			if sandboxed {
@@ -67,13 +108,22 @@ func (b *Browser) openOriginPage(ctx context.Context, origin string) (*originPag
 	}()
 	p.events.subscribe(tabCtx)
 	steps := chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
-		// Only the page and its barrier requests (same origin, our path) are
-		// answered here; nothing else is intercepted.
-		if _, err := cdp.Call(ctx, t, fetch.Enable, fetch.EnableParams{Patterns: []*fetch.RequestPattern{{URLPattern: p.base + "*"}}}); err != nil {
+		p.setIntercepting(true)
+		if _, err := cdp.Call(ctx, t, fetch.Enable, fetch.EnableParams{Patterns: []*fetch.RequestPattern{{URLPattern: fetchPattern(pageURL)}}}); err != nil {
 			return err
 		}
 		if _, err := cdp.Call(ctx, t, network.Enable, network.EnableParams{}); err != nil {
 			return err
+		}
+		if setup.IgnoreCertErrors {
+			if _, err := cdp.Call(ctx, t, security.SetIgnoreCertificateErrors, security.SetIgnoreCertificateErrorsParams{Ignore: true}); err != nil {
+				return err
+			}
+		}
+		if len(setup.Cookies) > 0 {
+			if _, err := cdp.Call(ctx, t, network.SetCookies, network.SetCookiesParams{Cookies: cookieParams(setup.Cookies)}); err != nil {
+				return fmt.Errorf("set cookies: %w", err)
+			}
 		}
 		// Not Network.setCacheDisabled: it also bypasses the preflight cache,
 		// which cache scenarios observe; every probe URL is unique instead.
@@ -93,7 +143,75 @@ func (b *Browser) openOriginPage(ctx context.Context, origin string) (*originPag
 		p.cancel()
 		return nil, fmt.Errorf("origin page %s has origin %q, want %q", pageURL, got, origin)
 	}
+	// The document is committed: interception ends before any probe runs.
+	if _, err := chromedp.Call(tabCtx, fetch.Disable, cdp.Empty{}); err != nil {
+		p.cancel()
+		return nil, fmt.Errorf("origin page %s: stop interception: %w", pageURL, err)
+	}
+	p.setIntercepting(false)
 	return p, nil
+}
+
+// fetchPattern makes a URL a Fetch.enable pattern matching exactly it:
+// '*' and '?' are wildcards there, escaped with a backslash.
+func fetchPattern(u string) string {
+	return strings.NewReplacer(`\`, `\\`, `*`, `\*`, `?`, `\?`).Replace(u)
+}
+
+func cookieParams(cs []CookieSpec) []*network.CookieParam {
+	out := make([]*network.CookieParam, 0, len(cs))
+	for _, c := range cs {
+		p := &network.CookieParam{Name: c.Name, Value: c.Value, URL: c.URL, Domain: c.Domain, Path: c.Path, Secure: c.Secure, HTTPOnly: c.HTTPOnly}
+		switch strings.ToLower(c.SameSite) {
+		case "strict":
+			p.SameSite = network.CookieSameSiteStrict
+		case "lax":
+			p.SameSite = network.CookieSameSiteLax
+		case "none":
+			p.SameSite = network.CookieSameSiteNone
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
+func (p *originPage) setIntercepting(on bool) {
+	p.mu.Lock()
+	p.intercepting = on
+	p.mu.Unlock()
+}
+
+// Intercepting reports whether the Fetch domain is on in this tab.
+func (p *originPage) isIntercepting() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.intercepting
+}
+
+// watchCrash closes p.crashed when the renderer crashes or the tab is
+// detached: in-flight probes then fail at once instead of at a deadline.
+func (p *originPage) watchCrash() {
+	crashes := chromedp.Events(p.ctx, inspector.TargetCrashed)
+	detached, _ := chromedp.Detached(p.ctx)
+	go func() {
+		done := make(chan struct{})
+		go func() {
+			for _, err := range crashes {
+				if err != nil {
+					return
+				}
+				close(done)
+				return
+			}
+		}()
+		select {
+		case <-done:
+		case <-detached:
+		case <-p.ctx.Done():
+			return
+		}
+		close(p.crashed)
+	}()
 }
 
 // pageURLFor returns the URL of the synthetic page for an origin, and whether
@@ -104,6 +222,11 @@ func pageURLFor(origin string) (string, bool, error) {
 	}
 	u, err := url.Parse(origin)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		// Origins with characters Go's URL parser refuses (Chrome accepts
+		// some) are used as written.
+		if strings.HasPrefix(origin, "http://") || strings.HasPrefix(origin, "https://") {
+			return origin + pagePath, false, nil
+		}
 		return "", false, fmt.Errorf("origin %q: want scheme://host[:port] or null", origin)
 	}
 	return origin + pagePath, false, nil

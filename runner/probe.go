@@ -4,16 +4,11 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
-
-	"github.com/chromedp/chromedp"
 
 	"github.com/corscheck/corscheck/scenarios"
 )
@@ -30,8 +25,31 @@ type Fetch struct {
 	Method      string
 	Headers     map[string]string
 	Credentials scenarios.Credentials
+	// Mode, Redirect, ReferrerPolicy and Body are fetch() options; empty
+	// means fetch()'s default.
+	Mode, Redirect, ReferrerPolicy, Body string
 	// ReadHeaders are response header names whose script-visible value is recorded.
 	ReadHeaders []string
+}
+
+// FetchOf is the fetch that issues a request.
+func FetchOf(r scenarios.Request) Fetch {
+	return Fetch{URL: r.URL, Method: r.Method, Headers: r.Headers, Credentials: r.Credentials,
+		Mode: r.Mode, Redirect: r.Redirect, ReferrerPolicy: r.ReferrerPolicy, Body: r.Body}
+}
+
+// request is the fetch as an observation records it.
+func (f Fetch) request(origin string) scenarios.Request {
+	return scenarios.Request{URL: f.URL, Origin: origin, Method: f.Method, Headers: nonNil(f.Headers), Credentials: f.Credentials,
+		Mode: f.Mode, Redirect: f.Redirect, ReferrerPolicy: f.ReferrerPolicy, Body: f.Body}
+}
+
+// preflighted reports whether the browser sends a preflight for the fetch
+// (its first hop): it counts double for rate limits and has its own
+// "target stopped answering" count.
+func (f Fetch) preflighted() bool {
+	r := f.request("")
+	return r.ModeOrDefault() == "cors" && scenarios.NeedsPreflight(r)
 }
 
 // Probe is what one case needs from the browser: fetches from one origin,
@@ -43,20 +61,32 @@ type Probe struct {
 	Fetches []Fetch
 }
 
-// ProbeFor is the probe that observes a case: its request, repeated as
-// often as the case asks, reading the headers it reads.
-func ProbeFor(c scenarios.Case) Probe {
-	f := Fetch{URL: c.Request.URL, Method: c.Request.Method, Headers: c.Request.Headers, Credentials: c.Request.Credentials, ReadHeaders: c.Read}
+// ProbesFor are the probes that observe a case: its request, repeated as
+// often as the case asks, reading the headers it reads; then one probe per
+// related request (e.g. the same request from another origin, to compare).
+func ProbesFor(c scenarios.Case) []Probe {
+	f := FetchOf(c.Request)
+	f.ReadHeaders = c.Read
 	p := Probe{Origin: c.Request.Origin}
 	for range c.Fetches() {
 		p.Fetches = append(p.Fetches, f)
 	}
-	return p
+	out := []Probe{p}
+	for _, r := range c.Related {
+		rf := FetchOf(r)
+		rf.ReadHeaders = c.Read
+		out = append(out, Probe{Origin: r.Origin, Fetches: []Fetch{rf}})
+	}
+	return out
 }
+
+// ProbeFor is the main probe of a case (without related requests).
+func ProbeFor(c scenarios.Case) Probe { return ProbesFor(c)[0] }
 
 // RunOptions tune a batch.
 type RunOptions struct {
-	// Timeout limits each fetch; a fetch that takes longer is an error, never "blocked".
+	// Timeout limits each fetch, body included; a fetch that takes longer
+	// is an error, never "blocked".
 	Timeout time.Duration
 	// Concurrency is the number of probes in flight per origin page.
 	Concurrency int
@@ -64,9 +94,18 @@ type RunOptions struct {
 	Pages int
 	// ChunkSize is how many probes one Evaluate runs.
 	ChunkSize int
-	// GiveUpAfter stops the batch when this many probes in a row got no
-	// response at all (refused, reset, timed out): the target is down.
+	// GiveUpAfter stops probes of one kind (preflighted, or not) when this
+	// many of that kind in a row got no response at all (refused, reset,
+	// timed out): the target does not answer them. The other kind goes on.
 	GiveUpAfter int
+	// Rate limits requests per second to the target, preflights included
+	// (0: no limit).
+	Rate float64
+	// MaxBody is how many body bytes the page reads (and discards) before
+	// it stops reading (default 1 MiB).
+	MaxBody int64
+	// Setup is applied to every origin page (cookies, certificate errors).
+	Setup PageSetup
 	// OnChunk, when set, receives each finished chunk: probe indices and
 	// their observations. Calls never overlap.
 	OnChunk func(idx []int, obs [][]scenarios.Observation)
@@ -88,180 +127,157 @@ func (o RunOptions) withDefaults() RunOptions {
 	if o.GiveUpAfter <= 0 {
 		o.GiveUpAfter = 12
 	}
+	if o.MaxBody <= 0 {
+		o.MaxBody = 1 << 20
+	}
 	return o
 }
 
 // ErrTargetDown marks probes that were not run because the target stopped answering.
 var ErrTargetDown = errors.New("target stopped answering")
 
-// Run executes the probes and returns, for each probe, one observation per
-// fetch. It groups probes by origin (one tab each), runs several tabs at
-// once and several fetches per tab, and builds every observation from that
-// fetch's own DevTools events. Failures of the browser become Errored
-// observations with the reason; Run returns an error only when ctx ends,
-// and then the probes that did not finish are nil.
-func (b *Browser) Run(ctx context.Context, probes []Probe, o RunOptions) ([][]scenarios.Observation, error) {
-	o = o.withDefaults()
-	out := make([][]scenarios.Observation, len(probes))
-	runID := randomID()
-
-	byOrigin := map[string][]int{}
-	var origins []string
-	for i, p := range probes {
-		if _, ok := byOrigin[p.Origin]; !ok {
-			origins = append(origins, p.Origin)
-		}
-		byOrigin[p.Origin] = append(byOrigin[p.Origin], i)
-	}
-
-	runCtx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var (
-		silent    atomic.Int64 // probes in a row with no response at all
-		downErr   atomic.Value
-		progressM sync.Mutex
-	)
-	work := make(chan string)
-	var wg sync.WaitGroup
-	for range min(o.Pages, len(origins)) {
-		wg.Go(func() {
-			for origin := range work {
-				idx := byOrigin[origin]
-				b.runOrigin(runCtx, origin, runID, probes, idx, out, o, func(chunk []int, anyResponse bool) {
-					if anyResponse {
-						silent.Store(0)
-					} else if silent.Add(int64(len(chunk))) >= int64(o.GiveUpAfter) {
-						downErr.CompareAndSwap(nil, fmt.Errorf("%w: %d probes in a row got no response", ErrTargetDown, silent.Load()))
-						cancel()
-					}
-					if o.OnChunk != nil {
-						obs := make([][]scenarios.Observation, len(chunk))
-						for k, i := range chunk {
-							obs[k] = out[i]
-						}
-						progressM.Lock()
-						o.OnChunk(chunk, obs)
-						progressM.Unlock()
-					}
-				})
-			}
-		})
-	}
-	for _, origin := range origins {
-		select {
-		case work <- origin:
-		case <-runCtx.Done():
-		}
-	}
-	close(work)
-	wg.Wait()
-
-	if err := ctx.Err(); err != nil {
-		return out, err // probes not run stay nil: nothing was observed
-	}
-	if e, _ := downErr.Load().(error); e != nil {
-		fillMissing(probes, out, b.Version, scenarios.ErrorNotRun, "not run: "+e.Error())
-	}
-	fillMissing(probes, out, b.Version, scenarios.ErrorBrowser, "not run: the browser went away")
-	return out, nil
-}
-
-// runOrigin runs the probes idx of one origin in chunks on one tab.
-func (b *Browser) runOrigin(ctx context.Context, origin, runID string, probes []Probe, idx []int,
-	out [][]scenarios.Observation, o RunOptions, report func(chunk []int, anyResponse bool)) {
-	if ctx.Err() != nil {
-		return
-	}
-	page, err := b.openOriginPage(ctx, origin)
-	if err != nil {
-		if ctx.Err() != nil {
-			return
-		}
-		for _, i := range idx {
-			out[i] = errored(probes[i], b.Version, scenarios.ErrorBrowser, err.Error())
-		}
-		report(idx, true)
-		return
-	}
-	defer page.close()
-	for start := 0; start < len(idx); start += o.ChunkSize {
-		if ctx.Err() != nil {
-			return
-		}
-		chunk := idx[start:min(start+o.ChunkSize, len(idx))]
-		obs, err := page.runChunk(ctx, runID, probes, chunk, o, b.Version)
-		if err != nil {
-			if ctx.Err() != nil {
-				return
-			}
-			for _, i := range chunk {
-				out[i] = errored(probes[i], b.Version, scenarios.ErrorBrowser, "browser: "+err.Error())
-			}
-			report(chunk, true)
-			continue
-		}
-		anyResponse := false
-		for k, i := range chunk {
-			out[i] = obs[k]
-			for _, ob := range obs[k] {
-				// A preflight that was sent but never answered is no sign of life.
-				if ob.Response != nil && ob.Response.Status > 0 || ob.Preflight != nil && ob.Preflight.Status > 0 {
-					anyResponse = true
-				}
-			}
-		}
-		report(chunk, anyResponse)
-	}
-}
-
 // jsSpec is one fetch as the page script receives it.
 type jsSpec struct {
-	URL         string            `json:"u"`
-	Method      string            `json:"m"`
-	Headers     map[string]string `json:"h"`
-	Credentials string            `json:"c"`
+	URL            string            `json:"u"`
+	Method         string            `json:"m"`
+	Headers        map[string]string `json:"h"`
+	Credentials    string            `json:"c"`
+	Mode           string            `json:"mode"`
+	Redirect       string            `json:"redirect"`
+	ReferrerPolicy string            `json:"rp,omitempty"`
+	Body           *string           `json:"b,omitempty"`
+	// Kind is 1 for a preflighted fetch, 0 otherwise.
+	Kind int `json:"k"`
 }
 
 // jsResult is what the page script reports for one fetch.
 type jsResult struct {
 	OK       bool              `json:"ok"`
 	Status   int               `json:"status"`
+	Type     string            `json:"type"`
 	TimedOut bool              `json:"timedOut"`
 	NotRun   bool              `json:"notRun"`
 	Error    string            `json:"error"`
 	Readable map[string]string `json:"readable"`
 	Ms       float64           `json:"ms"`
+	Body     *struct {
+		Bytes    int64  `json:"bytes"`
+		Complete bool   `json:"complete"`
+		Capped   bool   `json:"capped"`
+		Error    string `json:"error"`
+	} `json:"body"`
 }
 
-// batchJS runs groups of fetches with the default cache mode: "no-store"
-// or "no-cache" would also make Chrome skip the preflight cache (seen on
-// Chromium 156), and the token already makes every URL unique.
-//
+// fill copies what script saw into the observation.
+func (js jsResult) fill(ob *scenarios.Observation, f Fetch) {
+	for _, name := range f.ReadHeaders {
+		name = strings.ToLower(name)
+		if v, ok := js.Readable[name]; ok && js.OK {
+			ob.ReadableHeaders[name] = &v
+		} else {
+			ob.ReadableHeaders[name] = nil
+		}
+	}
+	if !js.OK {
+		return
+	}
+	ob.ResponseType = js.Type
+	for name := range js.Readable {
+		ob.ReadableNames = append(ob.ReadableNames, name)
+	}
+	sortStrings(ob.ReadableNames)
+	if js.Body != nil {
+		ob.Body = &scenarios.Body{Bytes: js.Body.Bytes, Complete: js.Body.Complete, Capped: js.Body.Capped, Error: js.Body.Error}
+	}
+}
+
+func (f Fetch) spec(token string) jsSpec {
+	s := jsSpec{URL: withToken(f.URL, token), Method: f.Method, Headers: nonNil(f.Headers), Credentials: string(f.Credentials),
+		Mode: f.Mode, Redirect: f.Redirect, ReferrerPolicy: f.ReferrerPolicy}
+	if s.Credentials == "" {
+		s.Credentials = string(scenarios.CredentialsSameOrigin) // fetch()'s default
+	}
+	if s.Mode == "" {
+		s.Mode = "cors"
+	}
+	if s.Redirect == "" {
+		s.Redirect = "follow"
+	}
+	if f.Body != "" {
+		b := f.Body
+		s.Body = &b
+	}
+	if f.preflighted() {
+		s.Kind = 1
+	}
+	return s
+}
+
 // batchJS runs groups of fetches: groups in parallel (limit at a time), the
-// fetches of a group in order. Each fetch has its own timeout, measured from
-// its own start, and reports the response headers script can read.
-const batchJS = `(async (specs, groups, limit, timeoutMs, giveUpAfter) => {
+// fetches of a group in order. Each fetch has its own timeout, measured
+// from its own start and covering the body. The body is read and thrown
+// away chunk by chunk up to maxBody (never buffered whole), so a huge body
+// costs no memory; its size and whether it completed are recorded. The
+// default cache mode is kept: "no-store" or "no-cache" would also make
+// Chrome skip the preflight cache (seen on Chromium 156), and the token
+// already makes every URL unique.
+//
+// Fetches of one kind (preflighted or not) that time out giveUpAfter times
+// in a row stop the rest of that kind: the target does not answer them.
+// With rate > 0, fetch starts are spaced to stay under rate requests per
+// second, a preflighted fetch counting twice.
+const batchJS = `(async (specs, groups, limit, timeoutMs, giveUpAfter, rate, maxBody) => {
   const results = new Array(specs.length);
-  let silent = 0;
+  const silent = [0, 0];
+  let nextSlot = 0;
+  async function slot(weight) {
+    if (!(rate > 0)) return;
+    const now = performance.now();
+    const at = Math.max(now, nextSlot);
+    nextSlot = at + 1000 * weight / rate;
+    if (at > now) await new Promise(r => setTimeout(r, at - now));
+  }
   async function one(i) {
     const s = specs[i];
-    if (silent >= giveUpAfter) { results[i] = {ok: false, notRun: true, error: "", ms: 0}; return; }
+    if (silent[s.k] >= giveUpAfter) { results[i] = {ok: false, notRun: true, error: "", ms: 0}; return; }
+    await slot(s.k ? 2 : 1);
     const t0 = performance.now();
     const ctl = new AbortController();
     let timedOut = false;
     const timer = setTimeout(() => { timedOut = true; ctl.abort(); }, timeoutMs);
+    const init = {method: s.m, headers: s.h, credentials: s.c, mode: s.mode, redirect: s.redirect, signal: ctl.signal};
+    if (s.rp) init.referrerPolicy = s.rp;
+    if (s.b !== undefined) init.body = s.b;
+    let r;
     try {
-      const r = await fetch(s.u, {method: s.m, headers: s.h, credentials: s.c, mode: "cors",
-        redirect: "follow", signal: ctl.signal});
-      const readable = {};
-      for (const [k, v] of r.headers) readable[k] = v;
-      try { await r.arrayBuffer(); } catch (e) {}
-      silent = 0;
-      results[i] = {ok: true, status: r.status, readable, ms: performance.now() - t0};
+      r = await fetch(s.u, init);
     } catch (e) {
-      if (timedOut) silent++;
+      clearTimeout(timer);
+      if (timedOut) silent[s.k]++;
       results[i] = {ok: false, timedOut, error: String(e), ms: performance.now() - t0};
-    } finally { clearTimeout(timer); }
+      return;
+    }
+    silent[s.k] = 0;
+    const readable = {};
+    for (const [k, v] of r.headers) readable[k] = v;
+    const body = {bytes: 0, complete: false, capped: false, error: ""};
+    if (r.body) {
+      const reader = r.body.getReader();
+      try {
+        for (;;) {
+          const {done, value} = await reader.read();
+          if (done) { body.complete = true; break; }
+          body.bytes += value.length;
+          if (body.bytes >= maxBody) { body.capped = true; reader.cancel().catch(() => {}); break; }
+        }
+      } catch (e) {
+        body.error = timedOut ? "timed out reading the body" : String(e);
+      }
+    } else {
+      body.complete = true;
+    }
+    clearTimeout(timer);
+    results[i] = {ok: true, status: r.status, type: r.type, readable, body, ms: performance.now() - t0};
   }
   let next = 0;
   async function worker() {
@@ -274,115 +290,27 @@ const batchJS = `(async (specs, groups, limit, timeoutMs, giveUpAfter) => {
   return results;
 })`
 
-// settle bounds how long events may trail the fetch promises.
-const settle = 2 * time.Second
-
-// runChunk runs some probes on this page in one Evaluate and builds their
-// observations.
-func (p *originPage) runChunk(ctx context.Context, runID string, probes []Probe, chunk []int, o RunOptions, version string) ([][]scenarios.Observation, error) {
-	var specs []jsSpec
-	var groups [][]int
-	type ref struct {
-		token string
-		seq   int
-		fetch Fetch
-	}
-	var refs []ref
-	for _, i := range chunk {
-		token := fmt.Sprintf("%s.%d", runID, i)
-		var g []int
-		for seq, f := range probes[i].Fetches {
-			if f.Credentials == "" {
-				f.Credentials = scenarios.CredentialsSameOrigin // fetch()'s default
-			}
-			g = append(g, len(specs))
-			specs = append(specs, jsSpec{URL: withToken(f.URL, token), Method: f.Method, Headers: nonNil(f.Headers), Credentials: string(f.Credentials)})
-			refs = append(refs, ref{token, seq, f})
-		}
-		groups = append(groups, g)
-	}
-	args, err := json.Marshal([]any{specs, groups, o.Concurrency, o.Timeout.Milliseconds(), max(o.Concurrency, 6)})
-	if err != nil {
-		return nil, err
-	}
-	expr := batchJS + "(..." + string(args) + ")"
-	// The whole chunk may take a timeout per sequential fetch, plus slack.
-	deadline := o.Timeout*time.Duration(len(specs)/max(1, o.Concurrency)+2) + 10*time.Second
-	evalCtx, cancel := context.WithTimeout(p.ctx, deadline)
-	defer cancel()
-	stop := context.AfterFunc(ctx, cancel)
-	defer stop()
-	results, err := chromedp.Run(evalCtx, chromedp.Evaluate[[]jsResult](expr, chromedp.EvalAwaitPromise))
-	if err != nil {
-		return nil, err
-	}
-	if len(results) != len(specs) {
-		return nil, fmt.Errorf("page returned %d results for %d fetches", len(results), len(specs))
-	}
-
-	// Event types arrive on separate subscriptions, so an actual request's
-	// loadingFinished can be handled before its preflight's
-	// requestWillBeSent. A barrier request, issued after every fetch of the
-	// chunk settled, comes after all their requestWillBeSent events; once
-	// its own is seen, every preflight of the chunk is known.
-	barrierID := fmt.Sprintf("%s.%d", runID, chunk[0])
-	if err := p.barrier(evalCtx, barrierID); err != nil {
-		return nil, err
-	}
-	p.events.waitComplete(ctx, func(c *collector) bool {
-		if !c.barriers[barrierID] {
-			return false
-		}
-		for k, r := range refs {
-			if !c.complete(r.token, r.seq, results[k]) {
-				return false
-			}
-		}
-		return true
-	}, settle)
-
-	out := make([][]scenarios.Observation, len(chunk))
-	k := 0
-	for n, i := range chunk {
-		for range probes[i].Fetches {
-			r := refs[k]
-			out[n] = append(out[n], p.events.observe(p.origin, r.token, r.seq, r.fetch, results[k], version))
-			k++
-		}
-	}
-	return out, nil
-}
-
-// barrierPath is the page-relative path of barrier requests.
-const barrierPath = "__corscheck__/barrier-"
-
-// barrier fetches a URL on the page's own origin that the page's Fetch
-// handler answers, so its events follow every event before it.
-func (p *originPage) barrier(ctx context.Context, id string) error {
-	js := fmt.Sprintf(`fetch(%q, {mode: "no-cors", cache: "no-store"}).then(() => true, () => true)`, p.base+strings.TrimPrefix(barrierPath, "__corscheck__/")+id)
-	_, err := chromedp.Run(ctx, chromedp.Evaluate[bool](js, chromedp.EvalAwaitPromise))
-	return err
-}
-
-func errored(p Probe, version string, kind scenarios.ErrorKind, msg string) []scenarios.Observation {
+// errored is an observation per fetch of p, all with the same error.
+func errored(p Probe, version, engine string, kind scenarios.ErrorKind, msg string) []scenarios.Observation {
 	obs := make([]scenarios.Observation, len(p.Fetches))
 	for k, f := range p.Fetches {
 		obs[k] = scenarios.Observation{
-			Request:         scenarios.Request{URL: f.URL, Origin: p.Origin, Method: f.Method, Headers: nonNil(f.Headers), Credentials: f.Credentials},
+			Request:         f.request(p.Origin),
 			Outcome:         scenarios.Errored,
 			ErrorKind:       kind,
 			Error:           msg,
 			Browser:         version,
+			Engine:          engine,
 			ReadableHeaders: map[string]*string{},
 		}
 	}
 	return obs
 }
 
-func fillMissing(probes []Probe, out [][]scenarios.Observation, version string, kind scenarios.ErrorKind, msg string) {
+func fillMissing(probes []Probe, out [][]scenarios.Observation, version, engine string, kind scenarios.ErrorKind, msg string) {
 	for i := range out {
 		if out[i] == nil {
-			out[i] = errored(probes[i], version, kind, msg)
+			out[i] = errored(probes[i], version, engine, kind, msg)
 		}
 	}
 }
@@ -405,13 +333,6 @@ func randomID() string {
 	return hex.EncodeToString(b[:])
 }
 
-func prefer(a, b map[string]string) map[string]string {
-	if a != nil {
-		return a
-	}
-	return b
-}
-
 func lowerKeys(h map[string]string) map[string]string {
 	out := make(map[string]string, len(h))
 	for k, v := range h {
@@ -431,11 +352,65 @@ func nonNil(h map[string]string) map[string]string {
 	return h
 }
 
-func firstNonZero(a, b int) int {
-	if a != 0 {
-		return a
+func round(ms float64) float64 { return float64(int64(ms*10+0.5)) / 10 }
+
+// retryable reports whether an observation's answer says "come back later"
+// (429 or 503 with Retry-After), and how long to wait, capped.
+func retryable(obs []scenarios.Observation, maxWait time.Duration) (time.Duration, bool) {
+	for _, o := range obs {
+		for _, st := range []struct {
+			status int
+			h      map[string]string
+		}{{statusOf(o.Response), headersOf(o.Response)}, {preflightStatus(o.Preflight), preflightHeaders(o.Preflight)}} {
+			if st.status != 429 && !(st.status == 503 && st.h["retry-after"] != "") {
+				continue
+			}
+			wait := time.Second
+			if ra := strings.TrimSpace(st.h["retry-after"]); ra != "" {
+				if n, err := time.ParseDuration(ra + "s"); err == nil && n >= 0 {
+					wait = n
+				} else if t, err := time.Parse(time.RFC1123, ra); err == nil {
+					wait = time.Until(t)
+				}
+			}
+			return min(max(wait, 100*time.Millisecond), maxWait), true
+		}
 	}
-	return b
+	return 0, false
 }
 
-func round(ms float64) float64 { return float64(int64(ms*10+0.5)) / 10 }
+func statusOf(r *scenarios.Response) int {
+	if r == nil {
+		return 0
+	}
+	return r.Status
+}
+
+func headersOf(r *scenarios.Response) map[string]string {
+	if r == nil {
+		return nil
+	}
+	return r.Headers
+}
+
+func preflightStatus(e *scenarios.Exchange) int {
+	if e == nil {
+		return 0
+	}
+	return e.Status
+}
+
+func preflightHeaders(e *scenarios.Exchange) map[string]string {
+	if e == nil {
+		return nil
+	}
+	return e.ResponseHeaders
+}
+
+// describeErr is an error as one line for an observation.
+func describeErr(err error) string {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return "the browser did not finish the batch in time"
+	}
+	return fmt.Sprint(err)
+}

@@ -51,6 +51,10 @@ type Case struct {
 	Request  Request  `json:"request"`
 	Hostile  bool     `json:"hostile,omitempty"`
 	Repeat   int      `json:"repeat,omitempty"`
+	// Related are further requests observed for this case's judgement, each
+	// from its own origin and with its own token (e.g. the same request from
+	// another origin, to tell whether the answer depends on the origin).
+	Related []Request `json:"related,omitempty"`
 	Read     []string `json:"read,omitempty"`
 	Check    Check    `json:"check"`
 	Expected Expected `json:"expected"`
@@ -60,8 +64,12 @@ type Case struct {
 	Severity string `json:"severity"`
 }
 
-// Fetches is how many fetch() calls the case makes.
+// Fetches is how many times the case's request is fetched (its repeats).
 func (c Case) Fetches() int { return max(1, c.Repeat) }
+
+// Observations is how many observations a case's judgement takes: its
+// fetches, then one per related request.
+func (c Case) Observations() int { return c.Fetches() + len(c.Related) }
 
 // Families in report order.
 var Families = []string{"simple", "preflight", "disallowed", "credentials", "origins", "expose", "cache", "vary", "errors"}

@@ -110,13 +110,48 @@ func ParseCredentials(s string) (Credentials, error) {
 	return "", fmt.Errorf("unknown credentials mode %q: use omit, same-origin or include", s)
 }
 
-// Request is one fetch() as the page issues it.
+// Request is one fetch() as the page issues it. The first five fields are
+// the contract; the others are fetch() options, empty for their defaults
+// (mode cors, redirect follow, the page's referrer policy, no body).
 type Request struct {
 	URL         string            `json:"url"`
 	Origin      string            `json:"origin"`
 	Method      string            `json:"method"`
 	Headers     map[string]string `json:"headers"`
 	Credentials Credentials       `json:"credentials"`
+	// Mode is the fetch() mode: cors (default), no-cors or same-origin.
+	Mode string `json:"mode,omitempty"`
+	// Redirect is the redirect mode: follow (default), manual or error.
+	Redirect string `json:"redirect,omitempty"`
+	// ReferrerPolicy is the fetch() referrerPolicy, when set.
+	ReferrerPolicy string `json:"referrerPolicy,omitempty"`
+	// Body is the request body, when there is one.
+	Body string `json:"body,omitempty"`
+}
+
+// Fetch modes and redirect modes, as fetch() spells them.
+var (
+	Modes         = []string{"cors", "no-cors", "same-origin"}
+	RedirectModes = []string{"follow", "manual", "error"}
+	// ReferrerPolicies are the values fetch() accepts for referrerPolicy.
+	ReferrerPolicies = []string{"no-referrer", "no-referrer-when-downgrade", "same-origin", "origin",
+		"strict-origin", "origin-when-cross-origin", "strict-origin-when-cross-origin", "unsafe-url"}
+)
+
+// ModeOrDefault is the request's fetch() mode, "cors" when unset.
+func (r Request) ModeOrDefault() string {
+	if r.Mode == "" {
+		return "cors"
+	}
+	return r.Mode
+}
+
+// RedirectOrDefault is the request's redirect mode, "follow" when unset.
+func (r Request) RedirectOrDefault() string {
+	if r.Redirect == "" {
+		return "follow"
+	}
+	return r.Redirect
 }
 
 // HeaderNames returns the request's header names, sorted, as written.
@@ -142,7 +177,50 @@ type Response struct {
 	Status         int               `json:"status"`
 	Headers        map[string]string `json:"headers"`
 	RequestHeaders map[string]string `json:"requestHeaders,omitempty"`
+	// URL is the URL that answered, when a redirect led away from the
+	// request's URL.
+	URL string `json:"url,omitempty"`
 }
+
+// Hop is one redirect the actual request followed: the request to URL and
+// the 3xx answer that sent it on.
+type Hop struct {
+	URL             string            `json:"url"`
+	Status          int               `json:"status"`
+	RequestHeaders  map[string]string `json:"requestHeaders"`
+	ResponseHeaders map[string]string `json:"responseHeaders"`
+}
+
+// Location is the hop's redirect target as the server wrote it.
+func (h Hop) Location() string { v, _ := lookup(h.ResponseHeaders, "location"); return v }
+
+// OriginSent is the Origin header the browser sent on this hop ("" when none).
+func (h Hop) OriginSent() string { v, _ := lookup(h.RequestHeaders, "origin"); return v }
+
+// Body says what happened to a response body the page did not need: it is
+// read and discarded (never buffered) up to a cap, so a huge body cannot
+// exhaust the browser's memory. It never changes the CORS verdict.
+type Body struct {
+	// Bytes read before the body ended, failed, hit the cap or timed out.
+	Bytes int64 `json:"bytes"`
+	// Complete is true when the whole body arrived.
+	Complete bool `json:"complete"`
+	// Capped is true when corscheck stopped reading at its cap.
+	Capped bool `json:"capped,omitempty"`
+	// Error says why an incomplete body ended (a reset connection, a timeout).
+	Error string `json:"error,omitempty"`
+}
+
+// Cookie is one cookie the browser considered for a credentialed request.
+type Cookie struct {
+	Name string `json:"name"`
+	// Blocked lists the browser's reasons for not sending it (SameSiteLax,
+	// SecureOnly, ThirdPartyPhaseout, ...); empty when it was sent.
+	Blocked []string `json:"blocked,omitempty"`
+}
+
+// Sent reports whether the browser attached the cookie.
+func (c Cookie) Sent() bool { return len(c.Blocked) == 0 }
 
 // Header returns a response header by case-insensitive name.
 func (r *Response) Header(name string) (string, bool) {
@@ -182,6 +260,12 @@ const (
 	ErrorLocalNetworkAccess ErrorKind = "local-network-access"
 	ErrorMixedContent       ErrorKind = "mixed-content"
 	ErrorBrowser            ErrorKind = "browser"
+	// ErrorTLS: the browser refused the target's certificate.
+	ErrorTLS ErrorKind = "tls"
+	// ErrorDNS: the target's host name did not resolve.
+	ErrorDNS ErrorKind = "dns"
+	// ErrorUnsafePort: the browser refuses to connect to the target's port.
+	ErrorUnsafePort ErrorKind = "unsafe-port"
 	// ErrorNotRun marks fetches corscheck did not send because the target
 	// had stopped answering.
 	ErrorNotRun ErrorKind = "not-run"
@@ -207,4 +291,22 @@ type Observation struct {
 	ConsoleMessage string `json:"consoleMessage,omitempty"`
 	// NetError is Chrome's net error text (net::ERR_...) when there was one.
 	NetError string `json:"netError,omitempty"`
+	// Engine is the browser engine: chrome or firefox.
+	Engine string `json:"engine,omitempty"`
+	// BrowserReason is the engine's own words for a block when they are not
+	// Chrome's (Firefox's message key and console text).
+	BrowserReason string `json:"browserReason,omitempty"`
+	// Redirects are the hops the actual request was redirected through.
+	Redirects []Hop `json:"redirects,omitempty"`
+	// Preflights counts the preflights this fetch caused (one per
+	// cross-origin hop that needed one); 0 when served from the cache.
+	Preflights int `json:"preflights,omitempty"`
+	// ResponseType is the fetch() response type script saw (cors, basic,
+	// opaque, opaqueredirect) when the promise resolved.
+	ResponseType string `json:"responseType,omitempty"`
+	// Body is what happened to the actual response's body.
+	Body *Body `json:"body,omitempty"`
+	// Cookies are the cookies the browser considered for the actual
+	// request: sent, or blocked with its reasons.
+	Cookies []Cookie `json:"cookies,omitempty"`
 }

@@ -72,7 +72,7 @@ type Session struct {
 	Started time.Time
 
 	fixture *fixtures.Server
-	browser *runner.Browser
+	browser runner.Browser
 	// interrupt, when set, cancels probing (the CLI's Ctrl-C).
 	interrupt context.Context
 
@@ -186,7 +186,14 @@ func (s *Session) StartBrowser(ctx context.Context) error {
 	if s.browser != nil {
 		return nil
 	}
-	b, err := runner.Start(ctx, s.Config.Browser)
+	opts := s.Config.Browser
+	if !s.Config.AllowRemote {
+		// Only loopback targets are allowed: the browser resolves no other
+		// name, so nothing it does can leave the machine.
+		u, _ := url.Parse(s.Target)
+		opts.LoopbackOnly, opts.AllowHosts = true, []string{u.Hostname()}
+	}
+	b, err := runner.Start(ctx, opts)
 	if err != nil {
 		return &EnvError{err}
 	}
@@ -201,7 +208,7 @@ func (s *Session) Browser() string {
 	if s.browser == nil {
 		return ""
 	}
-	return s.browser.Version
+	return s.browser.Version()
 }
 
 // Close stops the browser and any built-in target. Safe to call twice.

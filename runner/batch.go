@@ -1,0 +1,333 @@
+package runner
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/corscheck/corscheck/scenarios"
+)
+
+// settle bounds how long events may trail the fetch promises.
+const settle = 2 * time.Second
+
+// retryWait caps how long a 429's Retry-After is honoured.
+const retryWait = 10 * time.Second
+
+// retries is how often a probe answered 429 is tried again.
+const retries = 2
+
+// kindState counts, per kind of fetch (0 simple, 1 preflighted), the
+// fetches in a row that got no response at all; at GiveUpAfter the target
+// is taken not to answer that kind, and the rest of it is not run.
+type kindState struct {
+	mu     sync.Mutex
+	silent [2]int
+}
+
+func (k *kindState) snapshot() [2]int {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.silent
+}
+
+// record updates the counts from finished observations, in order.
+func (k *kindState) record(fetches []Fetch, obs []scenarios.Observation) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	for i, o := range obs {
+		kind := 0
+		if fetches[i].preflighted() {
+			kind = 1
+		}
+		switch {
+		case answered(o):
+			k.silent[kind] = 0
+		case o.ErrorKind == scenarios.ErrorTimeout, o.ErrorKind == scenarios.ErrorNetwork:
+			k.silent[kind]++
+		}
+	}
+}
+
+// answered reports whether any response came back for the fetch. A
+// preflight that was sent but never answered is no sign of life.
+func answered(o scenarios.Observation) bool {
+	return o.Response != nil && o.Response.Status > 0 || o.Preflight != nil && o.Preflight.Status > 0 || o.Outcome == scenarios.Allowed
+}
+
+// Run executes the probes and returns, for each probe, one observation per
+// fetch. It groups probes by origin (one tab each), runs several tabs at
+// once and several fetches per tab, and builds every observation from that
+// fetch's own DevTools events. Failures of the browser become Errored
+// observations with the reason; a crashed tab is reopened and its probes
+// tried once more. Run returns an error only when ctx ends, and then the
+// probes that did not finish are nil.
+func (b *Chrome) Run(ctx context.Context, probes []Probe, o RunOptions) ([][]scenarios.Observation, error) {
+	o = o.withDefaults()
+	out := make([][]scenarios.Observation, len(probes))
+	runID := randomID()
+
+	byOrigin := map[string][]int{}
+	var origins []string
+	for i, p := range probes {
+		if _, ok := byOrigin[p.Origin]; !ok {
+			origins = append(origins, p.Origin)
+		}
+		byOrigin[p.Origin] = append(byOrigin[p.Origin], i)
+	}
+	if o.Rate > 0 {
+		// Pages share the rate: each gets its part.
+		o.Rate /= float64(min(o.Pages, len(origins)))
+	}
+
+	var (
+		kinds     kindState
+		progressM sync.Mutex
+	)
+	report := func(chunk []int) {
+		if o.OnChunk == nil {
+			return
+		}
+		obs := make([][]scenarios.Observation, len(chunk))
+		for k, i := range chunk {
+			obs[k] = out[i]
+		}
+		progressM.Lock()
+		o.OnChunk(chunk, obs)
+		progressM.Unlock()
+	}
+	work := make(chan string)
+	var wg sync.WaitGroup
+	for range min(o.Pages, len(origins)) {
+		wg.Go(func() {
+			for origin := range work {
+				b.runOrigin(ctx, origin, runID, probes, byOrigin[origin], out, o, &kinds, report)
+			}
+		})
+	}
+	for _, origin := range origins {
+		select {
+		case work <- origin:
+		case <-ctx.Done():
+		}
+	}
+	close(work)
+	wg.Wait()
+
+	if err := ctx.Err(); err != nil {
+		return out, err // probes not run stay nil: nothing was observed
+	}
+	fillMissing(probes, out, b.version, EngineChrome, scenarios.ErrorBrowser, "not run: the browser went away")
+	return out, nil
+}
+
+// runOrigin runs the probes idx of one origin in chunks on one tab.
+func (b *Chrome) runOrigin(ctx context.Context, origin, runID string, probes []Probe, idx []int,
+	out [][]scenarios.Observation, o RunOptions, kinds *kindState, report func([]int)) {
+	if ctx.Err() != nil {
+		return
+	}
+	setup := o.Setup
+	setup.IgnoreCertErrors = setup.IgnoreCertErrors || b.insecure
+	page, err := b.openOriginPage(ctx, origin, setup)
+	if err != nil {
+		if ctx.Err() != nil {
+			return
+		}
+		for _, i := range idx {
+			out[i] = errored(probes[i], b.version, EngineChrome, scenarios.ErrorBrowser, "browser: "+err.Error())
+		}
+		report(idx)
+		return
+	}
+	defer func() { page.close() }()
+	for start := 0; start < len(idx); start += o.ChunkSize {
+		if ctx.Err() != nil {
+			return
+		}
+		chunk := idx[start:min(start+o.ChunkSize, len(idx))]
+		obs, err := page.runChunk(ctx, runID, probes, chunk, o, b.version, kinds.snapshot())
+		if errors.Is(err, ErrRendererCrashed) && ctx.Err() == nil {
+			// A crash is never the server's fault: a fresh tab, one more try.
+			page.close()
+			if page, err = b.openOriginPage(ctx, origin, setup); err == nil {
+				obs, err = page.runChunk(ctx, runID+"r", probes, chunk, o, b.version, kinds.snapshot())
+			}
+			if err != nil {
+				err = fmt.Errorf("%w twice while probing from %s: %v", ErrRendererCrashed, origin, err)
+			}
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			for _, i := range chunk {
+				out[i] = errored(probes[i], b.version, EngineChrome, scenarios.ErrorBrowser, "browser: "+describeErr(err))
+			}
+			report(chunk)
+			if page == nil || errors.Is(err, ErrRendererCrashed) {
+				return // the tab is gone; the other chunks of this origin become errors below
+			}
+			continue
+		}
+		for k, i := range chunk {
+			out[i] = obs[k]
+			kinds.record(probes[i].Fetches, obs[k])
+		}
+		b.retryLater(ctx, page, runID, probes, chunk, out, o, kinds)
+		report(chunk)
+	}
+}
+
+// retryLater tries again, after the answer's Retry-After (capped), the
+// probes of a chunk that were answered 429 "too many requests": a rate
+// limiter's answer says nothing about CORS.
+func (b *Chrome) retryLater(ctx context.Context, page *originPage, runID string, probes []Probe, chunk []int,
+	out [][]scenarios.Observation, o RunOptions, kinds *kindState) {
+	for attempt := 1; attempt <= retries; attempt++ {
+		var again []int
+		wait := time.Duration(0)
+		for _, i := range chunk {
+			if d, ok := retryable(out[i], retryWait); ok {
+				again = append(again, i)
+				wait = max(wait, d)
+			}
+		}
+		if len(again) == 0 {
+			return
+		}
+		select {
+		case <-time.After(wait):
+		case <-ctx.Done():
+			return
+		}
+		obs, err := page.runChunk(ctx, fmt.Sprintf("%s-retry%d", runID, attempt), probes, again, o, b.version, kinds.snapshot())
+		if err != nil {
+			return
+		}
+		for k, i := range again {
+			out[i] = obs[k]
+		}
+	}
+}
+
+// runChunk runs some probes on this page in one Evaluate and builds their
+// observations.
+func (p *originPage) runChunk(ctx context.Context, runID string, probes []Probe, chunk []int, o RunOptions, version string, silent [2]int) ([][]scenarios.Observation, error) {
+	if p.isIntercepting() {
+		// The guard: probes never run while Chrome intercepts (it would
+		// change what Chrome sends).
+		return nil, errors.New("internal error: a batch was about to run while the Fetch domain intercepts this tab")
+	}
+	var specs []jsSpec
+	var groups [][]int
+	type ref struct {
+		token string
+		seq   int
+		fetch Fetch
+	}
+	var refs []ref
+	for _, i := range chunk {
+		token := fmt.Sprintf("%s.%d", runID, i)
+		var g []int
+		for seq, f := range probes[i].Fetches {
+			g = append(g, len(specs))
+			specs = append(specs, f.spec(token))
+			refs = append(refs, ref{token, seq, f})
+		}
+		groups = append(groups, g)
+	}
+	giveUp := o.GiveUpAfter
+	args, err := json.Marshal([]any{specs, groups, o.Concurrency, o.Timeout.Milliseconds(), giveUp, o.Rate, o.MaxBody})
+	if err != nil {
+		return nil, err
+	}
+	// The kinds that already stopped answering start counted.
+	expr := withSilent(silent) + "(..." + string(args) + ")"
+	// A backstop only: crashes end a chunk through their event at once.
+	perGroup := (len(specs) + max(1, o.Concurrency) - 1) / max(1, o.Concurrency)
+	deadline := o.Timeout*time.Duration(perGroup+1) + 10*time.Second
+	if o.Rate > 0 {
+		deadline += time.Duration(float64(2*len(specs))/o.Rate*float64(time.Second)) + retryWait
+	}
+	evalCtx, cancel := context.WithTimeout(p.ctx, deadline)
+	defer cancel()
+	stop := context.AfterFunc(ctx, cancel)
+	defer stop()
+	crashStop := make(chan struct{})
+	defer close(crashStop)
+	go func() {
+		select {
+		case <-p.crashed:
+			cancel()
+		case <-crashStop:
+		}
+	}()
+	results, err := chromedp.Run(evalCtx, chromedp.Evaluate[[]jsResult](expr, chromedp.EvalAwaitPromise))
+	if err != nil {
+		select {
+		case <-p.crashed:
+			return nil, ErrRendererCrashed
+		default:
+		}
+		return nil, err
+	}
+	if len(results) != len(specs) {
+		return nil, fmt.Errorf("page returned %d results for %d fetches", len(results), len(specs))
+	}
+
+	// Event types arrive on separate subscriptions, so an actual request's
+	// loadingFinished can be handled before its preflight's
+	// requestWillBeSent. A barrier request, issued after every fetch of the
+	// chunk settled, comes after all their requestWillBeSent events; once
+	// its own is seen, every preflight and redirect hop of the chunk is known.
+	barrierID := fmt.Sprintf("%s.%d", runID, chunk[0])
+	if err := p.barrier(evalCtx, barrierID); err != nil {
+		return nil, err
+	}
+	p.events.waitComplete(ctx, func(c *collector) bool {
+		if !c.barriers[barrierID] {
+			return false
+		}
+		for k, r := range refs {
+			if !c.complete(r.token, r.seq, results[k]) {
+				return false
+			}
+		}
+		return true
+	}, settle)
+
+	out := make([][]scenarios.Observation, len(chunk))
+	k := 0
+	for n, i := range chunk {
+		for range probes[i].Fetches {
+			r := refs[k]
+			out[n] = append(out[n], p.events.observe(p.origin, r.token, r.seq, r.fetch, results[k], version))
+			k++
+		}
+	}
+	return out, nil
+}
+
+// withSilent is batchJS with its counters starting at the given values.
+func withSilent(s [2]int) string {
+	return strings.Replace(batchJS, "const silent = [0, 0];", fmt.Sprintf("const silent = [%d, %d];", s[0], s[1]), 1)
+}
+
+// barrier fetches a data: URL: it leaves the machine never and Chrome
+// interception not at all, and its requestWillBeSent follows every event
+// before it on the same subscription.
+func (p *originPage) barrier(ctx context.Context, id string) error {
+	js := fmt.Sprintf(`fetch(%q).then(() => true, () => true)`, barrierPrefix+id)
+	_, err := chromedp.Run(ctx, chromedp.Evaluate[bool](js, chromedp.EvalAwaitPromise))
+	return err
+}
+
+func sortStrings(s []string) { sort.Strings(s) }

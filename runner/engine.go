@@ -1,0 +1,343 @@
+// Package runner owns every line that talks to a browser: it starts or
+// attaches to one, gives pages any origin, runs fetch() batches and turns the
+// browser's events into scenarios.Observation values. It never asserts.
+//
+// Two engines sit behind one interface, Browser: Chrome over the DevTools
+// protocol and Firefox over WebDriver BiDi. Nothing outside this package
+// knows which one produced an observation beyond the name it carries.
+package runner
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/corscheck/corscheck/scenarios"
+)
+
+// Browser is one running (or attached) browser engine. Every origin page is
+// a tab in it; Run spreads probes over those tabs.
+type Browser interface {
+	// Engine is "chrome" or "firefox".
+	Engine() string
+	// Version is the product and version, e.g. HeadlessChrome/156.0.8078.108.
+	Version() string
+	// Run executes the probes and returns, for each probe, one observation
+	// per fetch. It returns an error only when ctx ends; then the probes
+	// that did not finish are nil.
+	Run(ctx context.Context, probes []Probe, o RunOptions) ([][]scenarios.Observation, error)
+	// Close stops the browser (or detaches from a remote one). Safe to call twice.
+	Close()
+}
+
+// Engines a user can ask for with --browser.
+const (
+	EngineChrome  = "chrome"
+	EngineFirefox = "firefox"
+)
+
+// ErrNoBrowser is returned when no browser binary can be found.
+var ErrNoBrowser = errors.New("no browser found")
+
+// DefaultStartTimeout bounds starting or attaching to a browser.
+const DefaultStartTimeout = 15 * time.Second
+
+// Options configure which browser is used and how it is started. Every
+// command that talks to a browser shares them (RegisterFlags).
+type Options struct {
+	// Browsers is the --browser choice: chrome, firefox or all.
+	Browsers string
+	// ChromePath is an explicit binary (--chrome); else CHROME_PATH; else a search.
+	ChromePath string
+	// FirefoxPath is an explicit binary (--firefox); else FIREFOX_PATH; else a search.
+	FirefoxPath string
+	// BrowserURLs attach to running Chrome browsers (http://HOST:PORT or ws://...)
+	// instead of starting one; several make a pool.
+	BrowserURLs []string
+	// LocalNetworkAccess keeps the browsers' Local Network Access checks on.
+	// They are off by default so verdicts reflect the target's CORS policy.
+	LocalNetworkAccess bool
+	// Resolve maps host names to addresses for the browser (--resolve HOST:ADDR).
+	Resolve map[string]string
+	// CACerts are PEM files of certificate authorities the target's chain is
+	// verified against; the browser trusts that chain for this run only.
+	CACerts []string
+	// Insecure makes the browser ignore certificate errors.
+	Insecure bool
+	// ChromeArgs are extra command-line arguments for Chrome.
+	ChromeArgs []string
+	// StartTimeout bounds starting or attaching (default DefaultStartTimeout).
+	StartTimeout time.Duration
+
+	// TrustSPKI are base64 SHA-256 hashes of the public keys of certificates
+	// the browser must accept (filled by TrustChain from CACerts, not a flag).
+	TrustSPKI []string
+	// LoopbackOnly makes every host name the browser would resolve, except
+	// localhost, the Resolve names and AllowHosts, fail to resolve: nothing
+	// leaves the machine (set when the target is on loopback).
+	LoopbackOnly bool
+	// AllowHosts resolve normally even with LoopbackOnly.
+	AllowHosts []string
+}
+
+// RegisterFlags binds the browser flags every command shares.
+func (o *Options) RegisterFlags(fs *flag.FlagSet) {
+	fs.StringVar(&o.Browsers, "browser", EngineChrome, "browser engine: chrome, firefox, or all (each case judged in each)")
+	fs.StringVar(&o.ChromePath, "chrome", "", "Chrome or Chromium binary (default: $CHROME_PATH, then a search)")
+	fs.StringVar(&o.FirefoxPath, "firefox", "", "Firefox binary (default: $FIREFOX_PATH, then a search)")
+	fs.Var((*listValue)(&o.BrowserURLs), "browser-url", "attach to a running Chrome at http://HOST:PORT or ws://... instead of starting one (repeatable or comma-separated: a pool)")
+	fs.BoolVar(&o.LocalNetworkAccess, "local-network-access", false, "keep the browsers' Local Network Access checks on (they block public origins from loopback targets whatever the CORS headers say)")
+	fs.Var((*resolveValue)(o), "resolve", "HOST:ADDR: the browser (and the reachability check) reach HOST at ADDR, like curl's --resolve (repeatable)")
+	fs.Var((*listValue)(&o.CACerts), "ca-cert", "PEM file of a certificate authority the target's certificate chains to; trusted for this run only (repeatable)")
+	fs.BoolVar(&o.Insecure, "insecure", false, "ignore certificate errors (recorded in the results)")
+	fs.Var((*listValue)(&o.ChromeArgs), "chrome-arg", "extra Chrome command-line argument, e.g. --chrome-arg=--lang=de (repeatable; recorded in the results)")
+	fs.DurationVar(&o.StartTimeout, "start-timeout", DefaultStartTimeout, "time limit for starting or attaching to a browser")
+}
+
+// Args renders the options back as flags, for a child corscheck process.
+func (o Options) Args() []string {
+	var args []string
+	add := func(name, v string) { args = append(args, "--"+name, v) }
+	if o.Browsers != "" && o.Browsers != EngineChrome {
+		add("browser", o.Browsers)
+	}
+	if o.ChromePath != "" {
+		add("chrome", o.ChromePath)
+	}
+	if o.FirefoxPath != "" {
+		add("firefox", o.FirefoxPath)
+	}
+	for _, u := range o.BrowserURLs {
+		add("browser-url", u)
+	}
+	if o.LocalNetworkAccess {
+		args = append(args, "--local-network-access")
+	}
+	for _, h := range sortedKeys(o.Resolve) {
+		add("resolve", h+":"+o.Resolve[h])
+	}
+	for _, c := range o.CACerts {
+		add("ca-cert", c)
+	}
+	if o.Insecure {
+		args = append(args, "--insecure")
+	}
+	for _, a := range o.ChromeArgs {
+		args = append(args, "--chrome-arg="+a)
+	}
+	if o.StartTimeout > 0 && o.StartTimeout != DefaultStartTimeout {
+		add("start-timeout", o.StartTimeout.String())
+	}
+	return args
+}
+
+// Engines returns the engines the --browser choice names, in report order.
+func (o Options) Engines() ([]string, error) {
+	switch strings.ToLower(o.Browsers) {
+	case "", EngineChrome:
+		return []string{EngineChrome}, nil
+	case EngineFirefox:
+		return []string{EngineFirefox}, nil
+	case "all":
+		return []string{EngineChrome, EngineFirefox}, nil
+	}
+	return nil, fmt.Errorf("--browser %q: want chrome, firefox or all", o.Browsers)
+}
+
+// Validate checks the options before anything starts; each error names the
+// flag and what to write instead.
+func (o Options) Validate() error {
+	engines, err := o.Engines()
+	if err != nil {
+		return err
+	}
+	for _, u := range o.BrowserURLs {
+		if !strings.HasPrefix(u, "http://") && !strings.HasPrefix(u, "ws://") && !strings.HasPrefix(u, "https://") && !strings.HasPrefix(u, "wss://") {
+			return fmt.Errorf("--browser-url %q: want http://HOST:PORT of a browser started with --remote-debugging-port, or its ws:// address", u)
+		}
+	}
+	if len(o.BrowserURLs) > 0 {
+		for _, e := range engines {
+			if e != EngineChrome {
+				return errors.New("--browser-url attaches to Chrome DevTools endpoints; use --browser chrome with it")
+			}
+		}
+		switch {
+		case len(o.Resolve) > 0:
+			return errors.New("--resolve needs a browser corscheck starts: start the remote Chrome with --host-resolver-rules=\"MAP HOST ADDR\" instead")
+		case len(o.CACerts) > 0:
+			return errors.New("--ca-cert needs a browser corscheck starts: trust the CA in the remote browser, or use --insecure")
+		case len(o.ChromeArgs) > 0:
+			return errors.New("--chrome-arg needs a browser corscheck starts; pass the arguments to the remote browser where it is started")
+		}
+	}
+	for h, a := range o.Resolve {
+		if err := checkResolve(h, a); err != nil {
+			return err
+		}
+	}
+	if o.StartTimeout < 0 {
+		return fmt.Errorf("--start-timeout %s: give a positive duration such as 15s", o.StartTimeout)
+	}
+	return nil
+}
+
+func (o Options) startTimeout() time.Duration {
+	if o.StartTimeout > 0 {
+		return o.StartTimeout
+	}
+	return DefaultStartTimeout
+}
+
+// ParseResolve parses one --resolve value, HOST:ADDR (ADDR an IP address;
+// IPv6 in brackets or bare).
+func ParseResolve(v string) (host, addr string, err error) {
+	host, addr, ok := strings.Cut(v, ":")
+	if !ok || host == "" || addr == "" {
+		return "", "", fmt.Errorf("--resolve %q: write HOST:ADDR, e.g. --resolve api.staging.example.test:127.0.0.1", v)
+	}
+	addr = strings.TrimSuffix(strings.TrimPrefix(addr, "["), "]")
+	return strings.ToLower(host), addr, checkResolve(host, addr)
+}
+
+func checkResolve(host, addr string) error {
+	if strings.ContainsAny(host, " /*,[]") || net.ParseIP(host) != nil {
+		return fmt.Errorf("--resolve %s:%s: HOST must be a host name such as api.staging.example.test", host, addr)
+	}
+	if net.ParseIP(addr) == nil {
+		return fmt.Errorf("--resolve %s:%s: ADDR must be an IP address such as 127.0.0.1 (a port belongs in the target URL)", host, addr)
+	}
+	return nil
+}
+
+// resolveValue is the --resolve flag: repeatable HOST:ADDR into Options.Resolve.
+type resolveValue Options
+
+func (r *resolveValue) String() string {
+	if r == nil {
+		return ""
+	}
+	var parts []string
+	for _, h := range sortedKeys(r.Resolve) {
+		parts = append(parts, h+":"+r.Resolve[h])
+	}
+	return strings.Join(parts, ",")
+}
+
+func (r *resolveValue) Set(v string) error {
+	host, addr, err := ParseResolve(v)
+	if err != nil {
+		return err
+	}
+	if r.Resolve == nil {
+		r.Resolve = map[string]string{}
+	}
+	r.Resolve[host] = addr
+	return nil
+}
+
+// listValue is a repeatable string flag; commas also separate values of
+// --browser-url (a URL has none).
+type listValue []string
+
+func (l *listValue) String() string {
+	if l == nil {
+		return ""
+	}
+	return strings.Join(*l, ",")
+}
+
+func (l *listValue) Set(v string) error { *l = append(*l, v); return nil }
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// Start launches the browser(s) the options name, or attaches to them. ctx
+// bounds the start only: cancelling it (Ctrl-C) aborts a start in progress;
+// the browser then lives until Close. With several engines (--browser all)
+// or several --browser-url endpoints, use StartAll.
+func Start(ctx context.Context, o Options) (Browser, error) {
+	if err := o.Validate(); err != nil {
+		return nil, err
+	}
+	engines, _ := o.Engines()
+	if len(engines) != 1 {
+		return nil, errors.New("--browser all needs one run per engine (StartAll)")
+	}
+	return startEngine(ctx, engines[0], o)
+}
+
+// StartAll starts one Browser per engine the options name, in order. A pool
+// of --browser-url endpoints counts as one Chrome.
+func StartAll(ctx context.Context, o Options) ([]Browser, error) {
+	if err := o.Validate(); err != nil {
+		return nil, err
+	}
+	engines, _ := o.Engines()
+	var out []Browser
+	for _, e := range engines {
+		b, err := startEngine(ctx, e, o)
+		if err != nil {
+			for _, s := range out {
+				s.Close()
+			}
+			return nil, err
+		}
+		out = append(out, b)
+	}
+	return out, nil
+}
+
+func startEngine(ctx context.Context, engine string, o Options) (Browser, error) {
+	switch engine {
+	case EngineFirefox:
+		return startFirefox(ctx, o)
+	default:
+		if len(o.BrowserURLs) > 1 {
+			return startPool(ctx, o)
+		}
+		return startChrome(ctx, o)
+	}
+}
+
+// bounded runs start in the background and gives up when ctx ends or the
+// start timeout passes: a browser that never answers (a wrong binary, an
+// endpoint that accepts the connection and stays silent) costs seconds, and
+// Ctrl-C works at every stage. abort undoes a start that is given up on.
+func bounded[T any](ctx context.Context, timeout time.Duration, what string, start func() (T, error), abort func()) (T, error) {
+	type result struct {
+		v   T
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		v, err := start()
+		done <- result{v, err}
+	}()
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
+	var zero T
+	select {
+	case r := <-done:
+		return r.v, r.err
+	case <-timer.C:
+		abort()
+		<-done
+		return zero, fmt.Errorf("%s did not answer within %s (--start-timeout); is it a browser, and is it running?", what, timeout)
+	case <-ctx.Done():
+		abort()
+		<-done
+		return zero, fmt.Errorf("%s: interrupted while starting: %w", what, ctx.Err())
+	}
+}
