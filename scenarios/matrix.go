@@ -43,21 +43,21 @@ type Expected struct {
 // lives in results, never here.
 type Case struct {
 	// ID is stable and explicit, derived from the cell's data, never its position.
-	ID       string   `json:"id"`
-	Family   string   `json:"family"`
-	Title    string   `json:"title"`
-	Spec     string   `json:"spec"`
-	Labels   []string `json:"labels"`
-	Request  Request  `json:"request"`
-	Hostile  bool     `json:"hostile,omitempty"`
-	Repeat   int      `json:"repeat,omitempty"`
+	ID      string   `json:"id"`
+	Family  string   `json:"family"`
+	Title   string   `json:"title"`
+	Spec    string   `json:"spec"`
+	Labels  []string `json:"labels"`
+	Request Request  `json:"request"`
+	Hostile bool     `json:"hostile,omitempty"`
+	Repeat  int      `json:"repeat,omitempty"`
 	// Related are further requests observed for this case's judgement, each
 	// from its own origin and with its own token (e.g. the same request from
 	// another origin, to tell whether the answer depends on the origin).
-	Related []Request `json:"related,omitempty"`
-	Read     []string `json:"read,omitempty"`
-	Check    Check    `json:"check"`
-	Expected Expected `json:"expected"`
+	Related  []Request `json:"related,omitempty"`
+	Read     []string  `json:"read,omitempty"`
+	Check    Check     `json:"check"`
+	Expected Expected  `json:"expected"`
 	// SkipReason is set when the policy's skip list names the case.
 	SkipReason string `json:"skipReason,omitempty"`
 	// Severity of a failure: "error", or "warning" for hygiene checks such as Vary.
