@@ -3,6 +3,7 @@
 package reports
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -43,12 +44,22 @@ type CaseResult struct {
 	Expected scenarios.Expected    `json:"expected"`
 	Observed scenarios.Observation `json:"observed"`
 	// Repeats holds the observations of fetches after the first (cache cases).
-	Repeats     []scenarios.Observation `json:"repeats,omitempty"`
+	Repeats []scenarios.Observation `json:"repeats,omitempty"`
+	// Related holds the observations of the case's related requests (the
+	// other origin a vary case compares with, the other cache candidates).
+	Related     []scenarios.Observation `json:"related,omitempty"`
 	Verdict     scenarios.Verdict       `json:"verdict"`
 	Message     string                  `json:"message"`
 	Fix         string                  `json:"fix"`
 	Header      string                  `json:"header,omitempty"`
 	Explanation *scenarios.Explanation  `json:"explanation,omitempty"`
+	// Route is the route's declared path ("" for the target).
+	Route string `json:"route,omitempty"`
+	// Status is a non-CORS answer (401, 403, 407, 429, 5xx) the actual
+	// request got; the verdict covers that answer's CORS headers only.
+	Status int `json:"status,omitempty"`
+	// Inconclusive marks a case whose request never reached the CORS layer.
+	Inconclusive bool `json:"inconclusive,omitempty"`
 }
 
 // Finding groups failed cases that share one cause.
@@ -58,6 +69,16 @@ type Finding struct {
 	Message  string   `json:"message"`
 	Fix      string   `json:"fix,omitempty"`
 	Cases    []string `json:"cases"`
+	// Routes are the routes the finding covers.
+	Routes []string `json:"routes,omitempty"`
+}
+
+// Route is one route of the run, for the route view.
+type Route struct {
+	Path   string `json:"path"`
+	URL    string `json:"url"`
+	Key    string `json:"key,omitempty"`
+	Source string `json:"source,omitempty"`
 }
 
 // Results is the whole results.json document.
@@ -74,6 +95,18 @@ type Results struct {
 	Findings   []Finding         `json:"findings"`
 	// Interrupted is true when the run was stopped before every case ran.
 	Interrupted bool `json:"interrupted,omitempty"`
+	// Insecure is true when certificate errors were ignored (--insecure).
+	Insecure bool `json:"insecure,omitempty"`
+	// ChromeArgs are the extra browser arguments of the run (--chrome-arg).
+	ChromeArgs []string `json:"chromeArgs,omitempty"`
+	// Resolve are the host mappings of the run (--resolve, resolve:).
+	Resolve map[string]string `json:"resolve,omitempty"`
+	// Stack is the server stack fixes are shown for (--stack, or detected).
+	Stack string `json:"stack,omitempty"`
+	// Routes are the routes the run covered.
+	Routes []Route `json:"routes,omitempty"`
+	// WriteError is set when the outputs could not be written.
+	WriteError error `json:"-"`
 }
 
 // NewCaseResult joins a case, its observations and its judgement.
@@ -82,9 +115,12 @@ func NewCaseResult(c scenarios.Case, obs []scenarios.Observation, j scenarios.Ju
 		ID: c.ID, Family: c.Family, Title: c.Title, Labels: c.Labels, Spec: c.Spec, Severity: c.Severity,
 		Request: c.Request, Expected: c.Expected, Verdict: j.Verdict, Message: j.Message, Fix: j.Fix, Header: j.Header,
 	}
+	r.Route, r.Status, r.Inconclusive = c.Route, j.Status, j.Inconclusive
 	if len(obs) > 0 {
+		n := min(c.Fetches(), len(obs))
 		r.Observed = obs[0]
-		r.Repeats = obs[1:]
+		r.Repeats = obs[1:n]
+		r.Related = obs[n:]
 		if obs[0].Outcome == scenarios.Blocked || j.Verdict == scenarios.Fail {
 			e := scenarios.Explain(obs[0])
 			r.Explanation = &e
@@ -310,4 +346,43 @@ func (r *Results) WriteAll(dir string) error {
 		}
 	}
 	return nil
+}
+
+// RedactText replaces every secret in s with ***.
+func RedactText(s string, secrets []string) string {
+	for _, sec := range secrets {
+		if len(sec) >= 3 {
+			s = strings.ReplaceAll(s, sec, "***")
+		}
+	}
+	return s
+}
+
+// Redact removes the secrets (auth header credentials, cookie values) from
+// everything the document holds, so no output written from it (results.json,
+// junit.xml, report.html, the terminal) shows them: "Bearer ***".
+func (r *Results) Redact(secrets []string) {
+	var live []string
+	for _, s := range secrets {
+		if len(s) >= 3 {
+			live = append(live, s)
+		}
+	}
+	if len(live) == 0 {
+		return
+	}
+	data, err := json.Marshal(r)
+	if err != nil {
+		return
+	}
+	for _, s := range live {
+		enc, _ := json.Marshal(s) // the secret as it appears inside a JSON string
+		data = bytes.ReplaceAll(data, enc[1:len(enc)-1], []byte("***"))
+	}
+	var clean Results
+	if err := json.Unmarshal(data, &clean); err != nil {
+		return
+	}
+	clean.WriteError = r.WriteError
+	*r = clean
 }

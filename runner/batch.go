@@ -177,12 +177,32 @@ func (b *Chrome) runOrigin(ctx context.Context, origin, runID string, probes []P
 			}
 			continue
 		}
+		timedOut := false
 		for k, i := range chunk {
 			out[i] = obs[k]
 			kinds.record(probes[i].Fetches, obs[k])
+			for _, ob := range obs[k] {
+				timedOut = timedOut || ob.ErrorKind == scenarios.ErrorTimeout
+			}
 		}
 		b.retryLater(ctx, page, runID, probes, chunk, out, o, kinds)
 		report(chunk)
+		if timedOut && start+o.ChunkSize < len(idx) {
+			// Requests the target never answered may still hold the tab's
+			// connections (six per host); a fresh tab in a fresh browser
+			// context starts with none, so later requests are not starved.
+			page.close()
+			if page, err = b.openOriginPage(ctx, origin, setup); err != nil {
+				if ctx.Err() != nil {
+					return
+				}
+				for _, i := range idx[start+o.ChunkSize:] {
+					out[i] = errored(probes[i], b.version, EngineChrome, scenarios.ErrorBrowser, "browser: "+err.Error())
+				}
+				report(idx[start+o.ChunkSize:])
+				return
+			}
+		}
 	}
 }
 
@@ -244,6 +264,11 @@ func (p *originPage) runChunk(ctx context.Context, runID string, probes []Probe,
 		}
 		groups = append(groups, g)
 	}
+	// Requests that need no preflight go first: when the target's
+	// preflights hang, the ones in flight hold the browser's connections
+	// (six per host), and a simple request queued behind them would time
+	// out although the target answers it.
+	sort.SliceStable(groups, func(a, b int) bool { return specs[groups[a][0]].Kind < specs[groups[b][0]].Kind })
 	giveUp := o.GiveUpAfter
 	args, err := json.Marshal([]any{specs, groups, o.Concurrency, o.Timeout.Milliseconds(), giveUp, o.Rate, o.MaxBody})
 	if err != nil {

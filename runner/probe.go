@@ -75,7 +75,11 @@ func ProbesFor(c scenarios.Case) []Probe {
 	for _, r := range c.Related {
 		rf := FetchOf(r)
 		rf.ReadHeaders = c.Read
-		out = append(out, Probe{Origin: r.Origin, Fetches: []Fetch{rf}})
+		rp := Probe{Origin: r.Origin}
+		for range c.Fetches() {
+			rp.Fetches = append(rp.Fetches, rf)
+		}
+		out = append(out, rp)
 	}
 	return out
 }

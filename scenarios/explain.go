@@ -2,6 +2,7 @@ package scenarios
 
 import (
 	"fmt"
+	"sort"
 	"strings"
 )
 
@@ -62,8 +63,8 @@ var explanations = map[CorsError]explanationRow{
 		"the preflight (OPTIONS) got a non-2xx status: often an auth middleware or a missing OPTIONS route",
 		"Answer OPTIONS preflights with 204 and the CORS headers before authentication and routing run."},
 	"PreflightDisallowedRedirect": {fixRedirect, "Location",
-		"the preflight (OPTIONS) was answered with a redirect; browsers never follow redirects for preflights",
-		"Do not redirect OPTIONS (no http→https or trailing-slash redirect): answer it at the requested URL, or point clients at the final URL."},
+		"the preflight (OPTIONS) was answered with a redirect{location}: your OPTIONS handler redirects, often to a login page or to add a trailing slash, and browsers never follow redirects for preflights",
+		"Do not redirect OPTIONS (no login, http→https or trailing-slash redirect): answer it at the requested URL with 204 and the CORS headers, or point clients at the final URL."},
 	"MethodDisallowedByPreflightResponse": {fixMethods, "Access-Control-Allow-Methods",
 		"method {param} is not listed in Access-Control-Allow-Methods of the preflight response (the list is case-sensitive)",
 		"List {param}, spelled exactly so, in Access-Control-Allow-Methods on the preflight response."},
@@ -71,11 +72,57 @@ var explanations = map[CorsError]explanationRow{
 		"request header {param} is not listed in Access-Control-Allow-Headers of the preflight response",
 		"List {param} in Access-Control-Allow-Headers on the preflight response (Authorization must be listed by name; * does not cover it with credentials)."},
 	"InvalidAllowMethodsPreflightResponse": {fixMethods, "Access-Control-Allow-Methods",
-		"Access-Control-Allow-Methods is not a comma-separated list of tokens (\"{param}\")",
+		"Access-Control-Allow-Methods is not a comma-separated list of tokens{paramq}",
 		"Send Access-Control-Allow-Methods as a comma-separated list of method names, e.g. GET, POST, PUT."},
 	"InvalidAllowHeadersPreflightResponse": {fixHeaders, "Access-Control-Allow-Headers",
-		"Access-Control-Allow-Headers is not a comma-separated list of header names (\"{param}\")",
-		"Send Access-Control-Allow-Headers as a comma-separated list of header names."},
+		"Access-Control-Allow-Headers is not a comma-separated list of header names{paramq}",
+		"Send Access-Control-Allow-Headers as a comma-separated list of header names, e.g. Content-Type, X-Request-ID."},
+	"RedirectContainsCredentials": {fixRedirect, "Location",
+		"the server redirected a cross-origin request to a URL with credentials in it (user:password@host){location}, which browsers refuse",
+		"Redirect to a URL without user information; pass credentials in a header or cookie instead."},
+	"DisallowedByMode": {fixNone, "",
+		"the page asked for fetch() mode same-origin (or a redirect mode the request's mode forbids) and the URL is another origin: the page refused it before any request, whatever the server sends",
+		"Nothing to change on the server: use mode \"cors\" (fetch()'s default) for a cross-origin API."},
+	"CorsDisabledScheme": {fixNone, "",
+		"the URL's scheme does not support CORS (only http and https do)",
+		"Call the API over http or https."},
+	"InvalidResponse": {fixNone, "",
+		"the preflight failed with a network error instead of an HTTP answer (the connection was reset, or the answer was not HTTP)",
+		"Make the server answer OPTIONS with an HTTP response: check proxies and load balancers that drop OPTIONS."},
+	"NoCorsRedirectModeNotFollow": {fixNone, "",
+		"a no-cors request with redirect mode other than follow was redirected, which browsers refuse",
+		"Nothing to change on the server: a no-cors fetch must use redirect: \"follow\"."},
+	"PreflightMissingAllowExternal": {fixNone, "",
+		"the preflight to a private-network address lacked Access-Control-Allow-Private-Network: true (the browser's Private Network Access rules)",
+		"Answer such preflights with Access-Control-Allow-Private-Network: true, or run corscheck without --local-network-access to test CORS alone."},
+	"PreflightInvalidAllowExternal": {fixNone, "",
+		"the preflight to a private-network address carried an invalid Access-Control-Allow-Private-Network (the browser's Private Network Access rules)",
+		"Send Access-Control-Allow-Private-Network: true exactly, or run corscheck without --local-network-access to test CORS alone."},
+}
+
+// browserRuleErrors are corsError values from the browser's Local (Private)
+// Network Access rules: about where the page and the target live, not the
+// server's CORS policy.
+var browserRuleErrors = []CorsError{"InsecureLocalNetwork", "InvalidLocalNetworkAccess", "LocalNetworkAccessPermissionDenied",
+	"InsecurePrivateNetwork", "InvalidPrivateNetworkAccess", "UnexpectedPrivateNetworkAccess", "PrivateNetworkAccessPermissionDenied",
+	"PrivateNetworkAccessPermissionUnavailable", "PreflightMissingAllowPrivateNetwork", "PreflightInvalidAllowPrivateNetwork",
+	"PreflightMissingPrivateNetworkAccessId", "PreflightMissingPrivateNetworkAccessName", "PreflightMissingAllowLocalNetwork", "PreflightInvalidAllowLocalNetwork"}
+
+// KnownCorsErrors lists every corsError Chrome 156 can report (its
+// DevTools protocol's CorsError enum and services/network/public/mojom/
+// cors.mojom) with the Preflight variants of the CORS check: each has an
+// explanation and a fix.
+func KnownCorsErrors() []CorsError {
+	var out []CorsError
+	for k := range explanations {
+		out = append(out, k)
+		if row := explanations[k]; row.kind == fixAllowOrigin || row.kind == fixOneOrigin || row.kind == fixWildcard || row.kind == fixCredentials {
+			out = append(out, "Preflight"+k)
+		}
+	}
+	out = append(out, browserRuleErrors...)
+	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
+	return out
 }
 
 // Explain turns an observation into a sentence, the header at fault and a
@@ -89,17 +136,25 @@ func Explain(o Observation) Explanation {
 		return Explanation{Sentence: "No CORS verdict: " + o.Error, Fix: errorFix(o)}
 	}
 	key := o.CorsError
+	if key.IsLocalNetworkAccess() {
+		return Explanation{Sentence: fmt.Sprintf("the browser's Local Network Access rules refused the request (%s): they are about where the page and the target live, not the server's CORS policy", key),
+			Fix: "Run corscheck without --local-network-access to test CORS alone, or serve the page and the target from the same address space."}
+	}
 	row, ok := explanations[key]
 	if !ok {
 		row, ok = explanations[CorsError(strings.TrimPrefix(string(key), "Preflight"))]
 	}
 	if !ok {
+		param := ""
+		if o.FailedParameter != "" {
+			param = " (" + Visible(o.FailedParameter) + ")"
+		}
 		return Explanation{
-			Sentence: fmt.Sprintf("Chrome blocked the request with %s (%s), a reason corscheck has no explanation for yet", o.CorsError, o.FailedParameter),
+			Sentence: fmt.Sprintf("%s blocked the request with %s%s, a reason corscheck %s has no explanation for yet", o.engineName(), Visible(string(o.CorsError)), param, "this version of"),
 			Fix:      "Compare the response headers below with the Fetch Standard's CORS protocol; please report this corsError to corscheck.",
 		}
 	}
-	param := o.FailedParameter
+	param := Visible(o.FailedParameter)
 	if strings.HasSuffix(string(key), "InvalidAllowCredentials") && param == "" {
 		row.sentence = "the request carries credentials but the response has no Access-Control-Allow-Credentials: true"
 	}
@@ -118,14 +173,64 @@ func Explain(o Observation) Explanation {
 		row.sentence = fmt.Sprintf("the preflight (OPTIONS) got status %d without CORS headers: the OPTIONS route is missing or an auth layer answered before CORS", o.Preflight.Status)
 		row.fix += " Send Access-Control-Allow-Origin: {origin} on that response."
 	}
-	fill := strings.NewReplacer("{origin}", o.Request.Origin, "{param}", param).Replace
+	paramq := ""
+	if param != "" {
+		paramq = fmt.Sprintf(" (%q)", param)
+	}
+	location := ""
+	if loc := redirectLocation(o); loc != "" {
+		location = " to " + Visible(loc)
+	}
+	fill := strings.NewReplacer("{origin}", Visible(o.Request.Origin), "{param}", param, "{paramq}", paramq, "{location}", location).Replace
+	sentence := where + fill(row.sentence)
+	if hop := redirectedTo(o); hop != "" && !key.IsPreflight() && key != "RedirectContainsCredentials" {
+		sentence = fmt.Sprintf("after the server redirected the request to %s: %s", Visible(hop), sentence)
+		if sentOrigin(o) == "null" {
+			sentence += "; after a redirect from one origin to another the browser sends Origin: null, so that server must allow null (or * without credentials), or the first server must not redirect across origins"
+		}
+	}
 	e := Explanation{
-		Sentence: where + fill(row.sentence),
+		Sentence: sentence,
 		Header:   row.header,
 		Fix:      fill(row.fix),
 		Snippets: snippets(row.kind, o),
 	}
 	return e
+}
+
+// redirectLocation is where the failing preflight or redirect pointed.
+func redirectLocation(o Observation) string {
+	if o.CorsError == "PreflightDisallowedRedirect" && o.Preflight != nil {
+		v, _ := o.Preflight.ResponseHeader("location")
+		return v
+	}
+	if o.CorsError == "RedirectContainsCredentials" {
+		if len(o.Redirects) > 0 {
+			return o.Redirects[len(o.Redirects)-1].Location()
+		}
+		if v, ok := o.Response.Header("location"); ok {
+			return v
+		}
+	}
+	return ""
+}
+
+// redirectedTo is the URL that gave the failing answer when it is not the
+// request's URL.
+func redirectedTo(o Observation) string {
+	if o.Response != nil && o.Response.URL != "" && len(o.Redirects) > 0 {
+		return o.Response.URL
+	}
+	return ""
+}
+
+// sentOrigin is the Origin header the browser sent on the last hop.
+func sentOrigin(o Observation) string {
+	if o.Response == nil {
+		return ""
+	}
+	v, _ := lookup(o.Response.RequestHeaders, "origin")
+	return v
 }
 
 func errorFix(o Observation) string {
@@ -137,7 +242,15 @@ func errorFix(o Observation) string {
 	case ErrorLocalNetworkAccess:
 		return "Run without --local-network-access, or serve the page and the target from the same address space."
 	case ErrorMixedContent:
-		return "Probe from an http origin, or serve the target over https."
+		return "Serve the target over https, or probe from an http origin."
+	case ErrorTLS:
+		return "The browser refused the target's certificate: pass its CA with --ca-cert FILE, or --insecure."
+	case ErrorDNS:
+		return "The target's host name does not resolve: map it with --resolve HOST:ADDR (or resolve: in the policy)."
+	case ErrorUnsafePort:
+		return "Browsers refuse to connect to this port (it belongs to another protocol): serve the target on another port."
+	case ErrorBrowser:
+		return "The browser failed, not the server: run again; if it repeats, check the browser with corscheck probe."
 	}
 	return ""
 }
@@ -162,7 +275,7 @@ func snippets(k fixKind, o Observation) map[string]string {
 	switch k {
 	case fixAllowOrigin, fixOneOrigin, fixWildcard, fixCredentials:
 		return map[string]string{
-			"express":    fmt.Sprintf("app.use(cors({ origin: [%q], credentials: %t }));  // before routes and auth; app.options('*', cors(...))", origin, cred),
+			"express":    fmt.Sprintf("app.use(cors({ origin: [%q], credentials: %t }));  // before routes and auth; Express 5: app.options('/{*splat}', cors(...))", origin, cred),
 			"nginx":      fmt.Sprintf("map $http_origin $cors_origin { default \"\"; %q $http_origin; }\nadd_header Access-Control-Allow-Origin $cors_origin always;\nadd_header Access-Control-Allow-Credentials \"true\" always;\nadd_header Vary Origin always;", origin),
 			"apache":     fmt.Sprintf("SetEnvIf Origin \"^%s$\" CORS_ORIGIN=$0\nHeader always set Access-Control-Allow-Origin \"%%{CORS_ORIGIN}e\" env=CORS_ORIGIN\nHeader always set Access-Control-Allow-Credentials \"true\" env=CORS_ORIGIN\nHeader always merge Vary Origin", regexpQuote(origin)),
 			"aspnetcore": fmt.Sprintf("builder.Services.AddCors(o => o.AddDefaultPolicy(p => p.WithOrigins(%q)%s));\napp.UseCors();  // before UseAuthentication", origin, ternary(cred, ".AllowCredentials()", "")),
@@ -171,9 +284,9 @@ func snippets(k fixKind, o Observation) map[string]string {
 		}
 	case fixPreflightStatus, fixRedirect:
 		return map[string]string{
-			"express":    "app.options('*', cors(corsOptions));  // register before auth middleware",
+			"express":    "app.options('/{*splat}', cors(corsOptions));  // Express 5 path syntax; register before auth middleware",
 			"nginx":      "if ($request_method = OPTIONS) { add_header Access-Control-Allow-Origin $cors_origin always; add_header Access-Control-Allow-Methods \"" + method + "\" always; return 204; }",
-			"apache":     "RewriteCond %{REQUEST_METHOD} OPTIONS\nRewriteRule ^(.*)$ $1 [R=204,L]\nHeader always set Access-Control-Allow-Origin \"%{CORS_ORIGIN}e\" env=CORS_ORIGIN",
+			"apache":     "<LimitExcept OPTIONS>\n  Require valid-user\n</LimitExcept>\nHeader always set Access-Control-Allow-Origin \"%{CORS_ORIGIN}e\" env=CORS_ORIGIN",
 			"aspnetcore": "app.UseCors();  // must come before app.UseAuthentication() and app.UseHttpsRedirection() for OPTIONS",
 			"go-rs-cors": "handler := cors.New(opts).Handler(authMiddleware(mux))  // CORS outermost, so OPTIONS never reaches auth",
 			"spring":     "http.cors(Customizer.withDefaults());  // Spring Security lets preflights through before authentication",

@@ -28,7 +28,7 @@ func TestSampleMatrix(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The README states this size; hundreds, not tens of thousands.
-	if n := len(cases); n != 243 {
+	if n := len(cases); n != 297 {
 		t.Fatalf("sample matrix has %d cases; update the README if this change is intended", n)
 	}
 	ids := byID(cases)
@@ -54,6 +54,12 @@ func TestSampleMatrix(t *testing.T) {
 		"cache.repeat.include":                                         Allowed,
 		"vary.origin.https-app.example.com":                            Allowed,
 		"errors.not-found.include":                                     Allowed,
+		"simple.get.include.https-appxexample.com":                     Blocked, // unescaped-dot
+		"simple.get.include.https-app.example.com_.evil.test":          Blocked, // special-chars
+		"simple.get.include.https-pp.example.com":                      Blocked, // substring
+		"simple.get.include.https-codepen.io":                          Blocked, // third-party
+		"simple.get.include.http-localhost.evil.test":                  Blocked, // localhost-prefix
+		"preflight.method.put.include.http-localhost.evil.test":        Blocked, // compact classes get one preflighted request
 	} {
 		c, ok := ids[id]
 		if !ok {
@@ -123,4 +129,128 @@ func TestSkipList(t *testing.T) {
 			t.Errorf("%s: skip reason %q", c.ID, c.SkipReason)
 		}
 	}
+}
+
+// Every hostile class real bypasses use is generated, labelled with its
+// kind, and explained with the server bug it proves.
+func TestHostileClasses(t *testing.T) {
+	cases, err := Expand(samplePolicy(t), "http://127.0.0.1:8080/v1/items")
+	if err != nil {
+		t.Fatal(err)
+	}
+	kinds := map[string]int{}
+	for _, c := range cases {
+		if c.Hostile {
+			kinds[c.HostileKind]++
+			if c.Expected.Outcome != Blocked {
+				t.Errorf("%s: a hostile origin expected %s", c.ID, c.Expected.Outcome)
+			}
+			if !strings.Contains(strings.Join(c.Labels, " "), "hostile:"+c.HostileKind) {
+				t.Errorf("%s: no hostile:%s label", c.ID, c.HostileKind)
+			}
+		}
+	}
+	for kind := range HostileKinds {
+		if kind == "apex" || kind == "listed" {
+			continue // from patterns and refuseOrigins only
+		}
+		if kinds[kind] == 0 {
+			t.Errorf("no case for hostile kind %q", kind)
+		}
+	}
+	for _, kind := range []string{"unescaped-dot", "special-chars", "substring", "localhost-prefix"} {
+		if kinds[kind] != 6 {
+			t.Errorf("compact kind %s has %d cases, want 6 (GET, POST, one preflighted, each with and without credentials)", kind, kinds[kind])
+		}
+	}
+}
+
+// Routes carry their own policy, every family runs on every route, and
+// the target's IDs stay those of the first release.
+func TestRoutesWithTheirOwnPolicy(t *testing.T) {
+	p, err := ParsePolicy("p.yaml", []byte(sample+"paths:\n  - /v1/orders\n  - {path: /v1/admin/*, methods: [DELETE], credentials: false}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases, err := Expand(p, "http://127.0.0.1:8080/v1/items")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := byID(cases)
+	families := map[string]map[string]bool{}
+	for _, c := range cases {
+		if families[c.Route] == nil {
+			families[c.Route] = map[string]bool{}
+		}
+		families[c.Route][c.Family] = true
+	}
+	for _, route := range []string{"", "/v1/orders"} {
+		for _, f := range []string{"simple", "preflight", "disallowed", "origins", "expose", "cache", "vary", "errors"} {
+			if !families[route][f] {
+				t.Errorf("route %q has no %s cases", route, f)
+			}
+		}
+	}
+	for id, want := range map[string]Outcome{
+		"simple.get.include.https-app.example.com":                              Allowed, // the target: unchanged ID
+		"simple.get.include.path-v1-orders.https-app.example.com":               Allowed,
+		"simple.get.include.path-v1-orders.https-evilapp.example.com":           Blocked, // hostile origins on every route
+		"preflight.method.delete.omit.path-v1-admin-star.https-app.example.com": Allowed,
+		"credentials.get.include.path-v1-admin-star.https-app.example.com":      Blocked, // the route's credentials: false
+		"vary.origin.path-v1-orders.https-app.example.com":                      Allowed,
+		"expose.x-total-count.include.path-v1-orders":                           Allowed,
+		"errors.not-found.include.path-v1-orders":                               Allowed,
+	} {
+		if c, ok := ids[id]; !ok || c.Expected.Outcome != want {
+			t.Errorf("%s: got %+v (present %v), want %s", id, c.Expected.Outcome, ok, want)
+		}
+	}
+	if c := ids["simple.get.include.path-v1-orders.https-app.example.com"]; !strings.Contains(c.Title, "/v1/orders") || c.Request.URL != "http://127.0.0.1:8080/v1/orders" {
+		t.Errorf("route case title/URL: %q %q", c.Title, c.Request.URL)
+	}
+	if _, ok := ids["preflight.method.put.omit.path-v1-admin-star.https-app.example.com"]; ok {
+		t.Error("the admin route's methods override the policy's: no PUT there")
+	}
+}
+
+// Auth headers go on every request, with the ${VAR} reference the suite
+// fills in.
+func TestAuthHeadersOnEveryRequest(t *testing.T) {
+	p, err := ParsePolicy("p.yaml", []byte(sample+"auth:\n  headers: {Authorization: \"Bearer ${TOKEN}\"}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases, _ := Expand(p, "http://127.0.0.1:8080/v1/items")
+	for _, c := range cases {
+		if c.Request.Headers["Authorization"] != "Bearer ${TOKEN}" && c.Request.Headers["authorization"] == "" {
+			if _, has := lookup(c.Request.Headers, "authorization"); !has {
+				t.Fatalf("%s carries no Authorization", c.ID)
+			}
+		}
+	}
+	if _, err := ParsePolicy("p.yaml", []byte("origins: [https://a.example]\nheaders: [X-A]\nauth:\n  headers: {X-Api-Key: \"${K}\"}\n")); err == nil || !strings.Contains(err.Error(), "X-Api-Key is sent with every request, but the policy's headers do not allow it (headers: [X-A])") {
+		t.Fatalf("an auth header the policy does not allow: %v", err)
+	}
+}
+
+// The cache case carries every allowed preflighted request as a candidate,
+// so a refused first method does not hide a missing max-age.
+func TestCacheCandidates(t *testing.T) {
+	ids := byID(mustExpand(t, samplePolicy(t)))
+	c := ids["cache.repeat.include"]
+	if c.Request.Method != "PUT" || len(c.Related) < 2 || c.Related[0].Method != "DELETE" {
+		t.Fatalf("cache candidates: %s then %+v", c.Request.Method, c.Related)
+	}
+	if c.Observations() != 2*(1+len(c.Related)) {
+		t.Fatalf("observations %d", c.Observations())
+	}
+}
+
+func mustExpand(t *testing.T, p *Policy) []Case {
+	t.Helper()
+	cases, err := Expand(p, "http://127.0.0.1:8080/v1/items")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cases
 }

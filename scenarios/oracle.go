@@ -19,6 +19,7 @@ const (
 	SpecOrigin           = "https://fetch.spec.whatwg.org/#origin-header"
 	SpecCredentials      = "https://fetch.spec.whatwg.org/#cors-protocol-and-credentials"
 	SpecMethodNormalize  = "https://fetch.spec.whatwg.org/#concept-method-normalize"
+	SpecRedirect         = "https://fetch.spec.whatwg.org/#http-redirect-fetch"
 )
 
 // ChromeMaxAge is Chrome's cap on Access-Control-Max-Age (seconds); the
@@ -195,9 +196,8 @@ func (p *Policy) Expect(r Request) (Outcome, CorsError) {
 	return Allowed, ""
 }
 
-// Verdict of the oracle for raw exchanges: what Chrome decides given the
-// preflight response (nil when none was needed or it was cached) and the
-// actual response.
+// OracleResult is the oracle's verdict on raw exchanges: what the browser
+// decides given the responses a server actually sent.
 type OracleResult struct {
 	Outcome         Outcome
 	CorsError       CorsError
@@ -205,49 +205,150 @@ type OracleResult struct {
 }
 
 // Decide runs the Fetch Standard's CORS protocol, with Chrome's check order
-// and deviations, over the responses a server actually sent. preflight is
-// nil when no preflight went out (not needed, or served from cache).
+// and deviations, over the responses a server actually sent to a request
+// that was not redirected. preflight is nil when no preflight went out (not
+// needed, or served from cache).
 func Decide(r Request, preflight *Exchange, actual *Response) OracleResult {
+	return DecideChain(r, preflight, nil, actual)
+}
+
+// DecideObservation is Decide over everything an observation recorded:
+// the preflight, every redirect hop and the final response.
+func DecideObservation(o Observation) OracleResult {
+	return DecideChain(o.Request, o.Preflight, o.Redirects, o.Response)
+}
+
+// DecideChain runs the CORS protocol over a request's preflight, the
+// redirects it followed and its final response:
+//
+//   - the mode first: same-origin refuses another origin before any request
+//     (DisallowedByMode); no-cors never fails the CORS check (the response
+//     is opaque);
+//   - a same-origin request needs no CORS check; a cross-origin one needs
+//     it on every response, redirects included, with the origin the browser
+//     sends on that hop: after a redirect from one origin to another, while
+//     the request was already cross-origin, the origin is tainted and the
+//     browser sends Origin: null (Fetch, HTTP-redirect fetch, step 12);
+//   - a redirect to a URL with credentials (user:pass@) is refused for a
+//     cross-origin request (RedirectContainsCredentials).
+//
+// Redirect mode manual stops at the first redirect (an opaque redirect).
+func DecideChain(r Request, preflight *Exchange, hops []Hop, actual *Response) OracleResult {
 	include := r.Credentials == CredentialsInclude
-	if preflight != nil {
+	page := r.Origin
+	first := originOf(r.URL)
+	switch r.ModeOrDefault() {
+	case "same-origin":
+		if first != page {
+			return OracleResult{Blocked, "DisallowedByMode", ""}
+		}
+	case "no-cors":
+		if actual == nil && len(hops) == 0 {
+			return OracleResult{Errored, "", ""}
+		}
+		return OracleResult{Allowed, "", ""}
+	}
+	if preflight != nil && first != page {
 		// Chrome checks the redirect before anything else, then the CORS
 		// check (origin, credentials), and only then the status: a 404
 		// without ACAO reports the missing header, not the status.
-		if preflight.Status >= 300 && preflight.Status < 400 {
-			return OracleResult{Blocked, "PreflightDisallowedRedirect", ""}
+		if res, ok := preflightFails(r, preflight, include); ok {
+			return res
 		}
-		if ce, param := corsCheck(r.Origin, include, preflight.ResponseHeaders); ce != "" {
-			return OracleResult{Blocked, "Preflight" + ce, param}
-		}
-		if preflight.Status < 200 || preflight.Status > 299 {
-			return OracleResult{Blocked, "PreflightInvalidStatus", ""}
-		}
-		methods, ok := tokenList(headerValue(preflight.ResponseHeaders, "access-control-allow-methods"))
-		if !ok {
-			return OracleResult{Blocked, "InvalidAllowMethodsPreflightResponse", headerValue(preflight.ResponseHeaders, "access-control-allow-methods")}
-		}
-		allowed, ok := tokenList(headerValue(preflight.ResponseHeaders, "access-control-allow-headers"))
-		if !ok {
-			return OracleResult{Blocked, "InvalidAllowHeadersPreflightResponse", headerValue(preflight.ResponseHeaders, "access-control-allow-headers")}
-		}
-		m := NormalizeMethod(r.Method)
-		if !safelistedMethods[m] && !contains(methods, m) && !(contains(methods, "*") && !include) {
-			return OracleResult{Blocked, "MethodDisallowedByPreflightResponse", m}
-		}
-		for _, h := range UnsafeHeaderNames(r.Headers) {
-			// Chrome deviation (spec: "*" never covers Authorization).
-			if !containsFold(allowed, h) && !(contains(allowed, "*") && !include) {
-				return OracleResult{Blocked, "HeaderDisallowedByPreflightResponse", h}
+	}
+	sent := page     // the Origin header the browser sends on the current hop
+	current := r.URL // the current hop's URL
+	tainted := false // a cross-origin redirect happened while cross-origin
+	for _, h := range hops {
+		if originOf(current) != page || tainted {
+			if ce, param := corsCheck(sent, include, h.ResponseHeaders); ce != "" {
+				return OracleResult{Blocked, ce, param}
 			}
 		}
+		if r.RedirectOrDefault() == "manual" {
+			return OracleResult{Allowed, "", ""}
+		}
+		loc, err := url.Parse(h.Location())
+		if err != nil {
+			return OracleResult{Errored, "", ""}
+		}
+		base, _ := url.Parse(current)
+		next := base.ResolveReference(loc)
+		if next.User != nil && (originOf(next.String()) != page || tainted) {
+			return OracleResult{Blocked, "RedirectContainsCredentials", ""}
+		}
+		if originOf(next.String()) != originOf(current) && originOf(current) != page {
+			tainted = true
+		}
+		if tainted {
+			sent = "null"
+		}
+		current = next.String()
 	}
 	if actual == nil {
 		return OracleResult{Errored, "", ""}
 	}
-	if ce, param := corsCheck(r.Origin, include, actual.Headers); ce != "" {
+	if originOf(current) == page && !tainted {
+		return OracleResult{Allowed, "", ""}
+	}
+	if ce, param := corsCheck(sent, include, actual.Headers); ce != "" {
 		return OracleResult{Blocked, ce, param}
 	}
 	return OracleResult{Allowed, "", ""}
+}
+
+// preflightFails runs the checks on a preflight response, in Chrome's
+// order; ok is true when the preflight fails.
+func preflightFails(r Request, preflight *Exchange, include bool) (OracleResult, bool) {
+	if preflight.Status >= 300 && preflight.Status < 400 {
+		return OracleResult{Blocked, "PreflightDisallowedRedirect", ""}, true
+	}
+	if ce, param := corsCheck(r.Origin, include, preflight.ResponseHeaders); ce != "" {
+		return OracleResult{Blocked, "Preflight" + ce, param}, true
+	}
+	if preflight.Status < 200 || preflight.Status > 299 {
+		return OracleResult{Blocked, "PreflightInvalidStatus", ""}, true
+	}
+	methods, ok := tokenList(headerValue(preflight.ResponseHeaders, "access-control-allow-methods"))
+	if !ok {
+		return OracleResult{Blocked, "InvalidAllowMethodsPreflightResponse", headerValue(preflight.ResponseHeaders, "access-control-allow-methods")}, true
+	}
+	allowed, ok := tokenList(headerValue(preflight.ResponseHeaders, "access-control-allow-headers"))
+	if !ok {
+		return OracleResult{Blocked, "InvalidAllowHeadersPreflightResponse", headerValue(preflight.ResponseHeaders, "access-control-allow-headers")}, true
+	}
+	m := NormalizeMethod(r.Method)
+	if !safelistedMethods[m] && !contains(methods, m) && !(contains(methods, "*") && !include) {
+		return OracleResult{Blocked, "MethodDisallowedByPreflightResponse", m}, true
+	}
+	for _, h := range UnsafeHeaderNames(r.Headers) {
+		// Chrome deviation (spec: "*" never covers Authorization); see
+		// ChromeDeviations["acah-wildcard-authorization"].
+		if !containsFold(allowed, h) && !(contains(allowed, "*") && !include) {
+			return OracleResult{Blocked, "HeaderDisallowedByPreflightResponse", h}, true
+		}
+	}
+	return OracleResult{}, false
+}
+
+// originOf is the serialised origin of a URL (scheme://host[:port], no
+// default port), or "null" for a URL without one.
+func originOf(raw string) string {
+	if raw == "null" {
+		return "null"
+	}
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return "null"
+	}
+	host := strings.ToLower(u.Host)
+	if p := u.Port(); p == "443" && u.Scheme == "https" || p == "80" && u.Scheme == "http" {
+		host = strings.ToLower(u.Hostname())
+		if strings.Contains(host, ":") {
+			host = "[" + host + "]"
+		}
+	}
+	return u.Scheme + "://" + host
 }
 
 // corsCheck is the Fetch CORS check in Chrome's order, returning the error

@@ -1,6 +1,7 @@
 package scenarios
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 )
@@ -65,6 +66,21 @@ func TestPolicyErrors(t *testing.T) {
 		{"bad target", "origins: [https://a.example]\ntarget: staging.example.com\n", `p.yaml:2: target: "staging.example.com" is not an absolute URL`},
 		{"skip without reason", "origins: [https://a.example]\nskip: [{id: simple.get.omit.null}]\n", `needs an id and a reason`},
 		{"empty", "", "empty policy"},
+		{"second document", "origins: [https://a.example]\n---\ncredentails: true\n", `p.yaml:2: a policy is one YAML document, but a second one follows (---)`},
+		{"trailing JSON", "{\"origins\": [\"https://a.example\"]}}\n", `trailing data after the policy`},
+		{"escape in a path", "origins: [https://a.example]\npaths: [\"/v1/\\e[31m\"]\n", `p.yaml:2: a control character (\x1b)`},
+		{"bidi override", "origins: [\"https://a.example\u202e\"]\n", `\u202e`},
+		{"over-long host", "origins: [https://" + strings.Repeat("a", 300) + ".example]\n", `at most 253`},
+		{"skip past its limit", "origins: [https://a.example]\nskip:\n" + strings.Repeat("  - {id: x, reason: y}\n", 65), `p.yaml:3: skip: 65 entries; at most 64`},
+		{"resolve to a name", "origins: [https://a.example]\nresolve: {api.test: localhost}\n", `must be an IP address`},
+		{"auth unknown key", "origins: [https://a.example]\nauth: {header: {}}\n", `auth: unknown key "header" (keys: headers, cookies)`},
+		{"bad cookie", "origins: [https://a.example]\nauth: {cookies: [\"session\"]}\n", `write name=value`},
+		{"cookie SameSite", "origins: [https://a.example]\nauth: {cookies: [\"s=1; SameSite=Loose\"]}\n", `SameSite=Loose: want None, Lax or Strict`},
+		{"expectStatus", "origins: [https://a.example]\nexpectStatus: [4011]\n", `not an HTTP status`},
+		{"errorPaths", "origins: [https://a.example]\nerrorPaths: {200: /ok}\n", `not an error status`},
+		{"route typo", "origins: [https://a.example]\npaths:\n  - {path: /a, method: [GET]}\n", `p.yaml:3: paths: unknown key "method" in a route; did you mean "methods"?`},
+		{"route star in the middle", "origins: [https://a.example]\npaths: [\"/a/*/b\"]\n", `* may only end a path pattern`},
+		{"route wildcard with credentials", "origins: [https://a.example]\ncredentials: true\npaths:\n  - {path: /a, headers: [\"*\"]}\n", `contradicts itself`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := ParsePolicy("p.yaml", []byte(tc.yaml))
@@ -136,4 +152,34 @@ func FuzzParsePolicy(f *testing.F) {
 			t.Fatalf("valid policy, invalid matrix: %v", err)
 		}
 	})
+}
+
+// The keys the staging issue added, parsed and kept as written (secrets
+// stay ${VAR} references in the policy results.json records).
+func TestStagingKeys(t *testing.T) {
+	p, err := ParsePolicy("p.yaml", []byte(`origins: [https://app.example.com]
+headers: [Authorization]
+credentials: true
+resolve: {API.staging.example.test: 127.0.0.1}
+auth:
+  headers: {Authorization: "Bearer ${STAGING_TOKEN}"}
+  cookies: ["session=${SESSION}; SameSite=None; Secure", {name: theme, value: dark, sameSite: Lax}]
+expectStatus: [401]
+errorPaths: {404: /missing, 500: /boom}
+paths:
+  - /v1/items
+  - {path: /v1/admin/*, methods: [DELETE], credentials: false}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Resolve["api.staging.example.test"] != "127.0.0.1" || p.Auth.Headers["Authorization"] != "Bearer ${STAGING_TOKEN}" ||
+		len(p.Auth.Cookies) != 2 || p.Auth.Cookies[0].SameSite != "None" || *p.Auth.Cookies[0].Secure != true || p.Auth.Cookies[1].SameSite != "Lax" ||
+		p.ExpectStatus[0] != 401 || p.ErrorPaths[500] != "/boom" || len(p.Paths) != 2 || *p.Paths[1].Credentials {
+		t.Fatalf("parsed wrong: %+v", p)
+	}
+	js, _ := json.Marshal(p.Paths)
+	if string(js) != `["/v1/items",{"path":"/v1/admin/*","methods":["DELETE"],"credentials":false}]` {
+		t.Errorf("paths JSON: %s", js)
+	}
 }

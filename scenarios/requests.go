@@ -9,7 +9,7 @@ type reqVariant struct {
 	headers                  map[string]string
 }
 
-// headerValue gives a plausible value for a custom request header.
+// sampleHeaderValue gives a plausible value for a custom request header.
 func sampleHeaderValue(name string) string {
 	switch strings.ToLower(name) {
 	case "authorization":
@@ -22,20 +22,38 @@ func sampleHeaderValue(name string) string {
 	return "corscheck"
 }
 
-// requestSet is the sweep of requests tried from every origin.
-func (p *Policy) requestSet() []reqVariant {
+// customMethods are the non-safelisted methods a route is probed with: the
+// methods it serves (from an API description) or else the policy's.
+func (p *Policy) customMethods(served []string) []string {
+	list := p.Methods
+	if served != nil {
+		list = served
+	}
+	var out []string
+	for _, m := range list {
+		if !safelistedMethods[m] && m != "*" && m != "OPTIONS" {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// requestSet is the sweep of requests tried from every origin. served are
+// the route's own methods (nil: the policy's).
+func (p *Policy) requestSet(served []string) []reqVariant {
 	v := []reqVariant{
 		{"simple.get", "simple GET", "simple", SpecSafelistMethod, "GET", nil},
 		{"simple.head", "simple HEAD", "simple", SpecSafelistMethod, "HEAD", nil},
 		{"simple.post-form", "simple POST, form content type", "simple", SpecSafelistHeader, "POST", map[string]string{"Content-Type": "application/x-www-form-urlencoded"}},
 		{"simple.post-text", "simple POST, text/plain", "simple", SpecSafelistHeader, "POST", map[string]string{"Content-Type": "text/plain"}},
 	}
-	var custom []string
-	for _, m := range p.Methods {
-		if !safelistedMethods[m] && m != "*" && m != "OPTIONS" {
-			custom = append(custom, m)
-			v = append(v, reqVariant{"preflight.method." + strings.ToLower(m), m + " (preflighted method)", "preflight", SpecPreflight, m, nil})
+	custom := p.customMethods(served)
+	for _, m := range custom {
+		family, title := "preflight", m+" (preflighted method)"
+		if !contains(p.Methods, m) && !contains(p.Methods, "*") {
+			family, title = "disallowed", m+" (served by the API, not in the policy)"
 		}
+		v = append(v, reqVariant{"preflight.method." + strings.ToLower(m), title, family, SpecPreflight, m, nil})
 	}
 	var hdrs []string
 	for _, h := range p.Headers {
@@ -50,8 +68,11 @@ func (p *Policy) requestSet() []reqVariant {
 	}
 	if len(hdrs) > 1 {
 		m := "POST"
-		if len(custom) > 0 {
-			m = custom[0]
+		for _, c := range custom {
+			if contains(p.Methods, c) {
+				m = c
+				break
+			}
 		}
 		all := map[string]string{}
 		for _, h := range hdrs {
@@ -67,7 +88,7 @@ func (p *Policy) requestSet() []reqVariant {
 	}
 	unlisted := ""
 	for _, m := range []string{"PATCH", "PROPFIND", "PURGE"} {
-		if !contains(p.Methods, m) {
+		if !contains(p.Methods, m) && !contains(custom, m) {
 			unlisted = m
 			break
 		}
@@ -87,21 +108,28 @@ func (p *Policy) requestSet() []reqVariant {
 	return v
 }
 
-// cacheRequest is the preflighted request the cache cases repeat: the first
-// allowed non-safelisted method, else GET with the first allowed header.
-func cacheRequest(p *Policy, target, origin string) Request {
-	r := Request{URL: target, Origin: origin, Method: "PUT", Headers: map[string]string{}}
-	for _, m := range p.Methods {
-		if !safelistedMethods[m] && m != "*" && m != "OPTIONS" {
-			r.Method = m
-			return r
+// maxCacheCandidates bounds the requests a cache case tries.
+const maxCacheCandidates = 4
+
+// cacheCandidates are the preflighted requests the policy allows, in order
+// of preference: each allowed non-safelisted method, then GET with each
+// allowed non-safelisted header, then a JSON POST when allowed. The cache
+// check repeats the first one that passes, so one refused method does not
+// hide a missing max-age. There is always at least one (a PUT).
+func cacheCandidates(p *Policy, served []string, target, origin string, cr Credentials) []Request {
+	var out []Request
+	for _, m := range p.customMethods(served) {
+		if contains(p.Methods, m) {
+			out = append(out, Request{URL: target, Origin: origin, Method: m, Headers: map[string]string{}, Credentials: cr})
 		}
 	}
 	for _, h := range p.Headers {
 		if h != "*" && !IsSafelistedHeader(h, sampleHeaderValue(h)) {
-			r.Method, r.Headers = "GET", map[string]string{h: sampleHeaderValue(h)}
-			return r
+			out = append(out, Request{URL: target, Origin: origin, Method: "GET", Headers: map[string]string{h: sampleHeaderValue(h)}, Credentials: cr})
 		}
 	}
-	return r
+	if len(out) == 0 {
+		out = append(out, Request{URL: target, Origin: origin, Method: "PUT", Headers: map[string]string{}, Credentials: cr})
+	}
+	return out[:min(len(out), maxCacheCandidates)]
 }

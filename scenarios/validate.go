@@ -3,6 +3,7 @@ package scenarios
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"strconv"
 	"strings"
@@ -42,9 +43,15 @@ func editDistance(a, b string) int {
 	return prev[len(b)]
 }
 
+// forbiddenHostChars are the characters Chrome refuses in a host (the URL
+// Standard's forbidden host code points, and % which it would decode).
+const forbiddenHostChars = " #%/:<>?@[\\]^|\t\r\n"
+
 // CheckOrigin validates a serialised origin as a browser sends it in Origin:
 // scheme://host[:port] with no path, no trailing slash and no default port,
-// or "null". The error says what to write instead.
+// or "null". Every host Chrome accepts is accepted, including characters
+// such as _ ! $ ' ( ) * + , ; = ~ ` { } that attackers use against loose
+// origin parsers. The error says what to write instead.
 func CheckOrigin(s string) error {
 	if s == "null" {
 		return nil
@@ -52,40 +59,71 @@ func CheckOrigin(s string) error {
 	if s == "*" {
 		return errors.New(`"*" is not an origin; give one origin such as https://app.example.com`)
 	}
-	if !strings.Contains(s, "://") {
-		return fmt.Errorf("%q has no scheme; write https://%s", s, strings.TrimSuffix(s, "/"))
+	scheme, rest, ok := strings.Cut(s, "://")
+	if !ok {
+		return fmt.Errorf("%q has no scheme; write https://%s", Visible(s), Visible(strings.TrimSuffix(s, "/")))
 	}
-	u, err := url.Parse(s)
-	if err != nil {
-		return fmt.Errorf("%q is not an origin: %v", s, err)
+	if scheme != "http" && scheme != "https" {
+		return fmt.Errorf("%q: scheme must be http or https", Visible(s))
 	}
-	if u.Scheme != "http" && u.Scheme != "https" {
-		return fmt.Errorf("%q: scheme must be http or https", s)
-	}
-	if u.Host == "" || u.Hostname() == "" {
-		return fmt.Errorf("%q has no host; write e.g. https://app.example.com", s)
-	}
-	want := u.Scheme + "://" + strings.ToLower(u.Host)
-	if u.User != nil {
-		return fmt.Errorf("%q: an origin has no user info; write %s", s, u.Scheme+"://"+strings.ToLower(u.Host))
-	}
-	if u.Path != "" || u.RawQuery != "" || u.Fragment != "" || strings.HasSuffix(s, "?") || strings.HasSuffix(s, "#") {
+	hostport := rest
+	if i := strings.IndexAny(rest, "/?#"); i >= 0 {
+		hostport = rest[:i]
+		want := scheme + "://" + strings.ToLower(hostport)
 		msg := "an origin has no path"
-		if u.Path == "/" && u.RawQuery == "" {
+		if rest[i:] == "/" {
 			msg = "an origin has no trailing slash"
 		}
-		return fmt.Errorf("%q: %s; write %s", s, msg, want)
+		return fmt.Errorf("%q: %s; write %s", Visible(s), msg, Visible(want))
 	}
-	if p := u.Port(); (u.Scheme == "https" && p == "443") || (u.Scheme == "http" && p == "80") {
-		return fmt.Errorf("%q: browsers omit the default port; write %s", s, u.Scheme+"://"+strings.ToLower(u.Hostname()))
+	if at := strings.LastIndexByte(hostport, '@'); at >= 0 {
+		return fmt.Errorf("%q: an origin has no user info; write %s", Visible(s), Visible(scheme+"://"+hostport[at+1:]))
 	}
-	if p := u.Port(); p != "" {
-		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
-			return fmt.Errorf("%q: port must be 1-65535", s)
+	host, port := hostport, ""
+	if strings.HasPrefix(hostport, "[") {
+		end := strings.IndexByte(hostport, ']')
+		if end < 0 || net.ParseIP(hostport[1:end]) == nil {
+			return fmt.Errorf("%q: an IPv6 host is written [::1]", Visible(s))
+		}
+		host, port = hostport[:end+1], strings.TrimPrefix(hostport[end+1:], ":")
+	} else if i := strings.LastIndexByte(hostport, ':'); i >= 0 {
+		host, port = hostport[:i], hostport[i+1:]
+	}
+	if host == "" {
+		return fmt.Errorf("%q has no host; write e.g. https://app.example.com", Visible(s))
+	}
+	if len(host) > maxHostLen {
+		return fmt.Errorf("%q: a host of %d characters; at most %d", Visible(s[:min(len(s), 40)]+"..."), len(host), maxHostLen)
+	}
+	if !strings.HasPrefix(host, "[") {
+		for _, r := range host {
+			if r > 127 {
+				return fmt.Errorf("%q: browsers send internationalised hosts in their ASCII (punycode) form, xn--...", Visible(s))
+			}
+			if strings.ContainsRune(forbiddenHostChars, r) || r < 0x20 || r == 0x7f {
+				return fmt.Errorf("%q: %q cannot appear in a host; browsers cannot have this origin", Visible(s), Visible(string(r)))
+			}
+		}
+		for _, label := range strings.Split(host, ".") {
+			if len(label) > maxLabelLen {
+				return fmt.Errorf("%q: a host label of %d characters; at most %d", Visible(s[:min(len(s), 40)]+"..."), len(label), maxLabelLen)
+			}
 		}
 	}
-	if s != want {
-		return fmt.Errorf("%q: browsers send origins in lower case; write %s", s, want)
+	if port != "" {
+		n, err := strconv.Atoi(port)
+		if err != nil || n < 1 || n > 65535 {
+			return fmt.Errorf("%q: port must be 1-65535", Visible(s))
+		}
+		if (scheme == "https" && n == 443) || (scheme == "http" && n == 80) {
+			return fmt.Errorf("%q: browsers omit the default port; write %s", Visible(s), Visible(scheme+"://"+strings.ToLower(host)))
+		}
+		if strconv.Itoa(n) != port {
+			return fmt.Errorf("%q: write the port without leading zeros", Visible(s))
+		}
+	}
+	if want := scheme + "://" + strings.ToLower(hostport); s != want {
+		return fmt.Errorf("%q: browsers send origins in lower case; write %s", Visible(s), Visible(want))
 	}
 	return nil
 }
@@ -135,7 +173,9 @@ var forbiddenRequestHeaders = map[string]bool{
 	"upgrade": true, "via": true, "set-cookie": true,
 }
 
-func checkRequestHeader(h string) error {
+// CheckRequestHeader refuses header names a page cannot set (Cookie, Host,
+// Sec-*, ...) and invalid names, saying why.
+func CheckRequestHeader(h string) error {
 	if h == "*" {
 		return nil
 	}
@@ -173,10 +213,24 @@ func isTokenChar(c byte) bool {
 
 func checkPath(p string) error {
 	if !strings.HasPrefix(p, "/") {
-		return fmt.Errorf("%q: a path starts with /, as in /v1/items", p)
+		return fmt.Errorf("%q: a path starts with /, as in /v1/items", Visible(p))
 	}
-	if strings.ContainsAny(p, " #") {
-		return fmt.Errorf("%q: a path has no spaces or fragment", p)
+	if len(p) > maxPathLen {
+		return fmt.Errorf("a path of %d characters; at most %d", len(p), maxPathLen)
+	}
+	if strings.ContainsAny(p, " #?") {
+		return fmt.Errorf("%q: a path has no spaces, query or fragment", Visible(p))
+	}
+	for _, r := range p {
+		if r < 0x20 || r == 0x7f || r >= 0x80 && r <= 0x9f || isBidiControl(r) {
+			return fmt.Errorf("%q: a control character in a path", Visible(p))
+		}
+	}
+	if i := strings.IndexByte(p, '*'); i >= 0 && !(i == len(p)-1 && strings.HasSuffix(p, "/*")) {
+		return fmt.Errorf("%q: * may only end a path pattern, as in /v1/admin/*", Visible(p))
+	}
+	if strings.Count(p, "{") != strings.Count(p, "}") {
+		return fmt.Errorf("%q: unbalanced { } in a path parameter", Visible(p))
 	}
 	return nil
 }

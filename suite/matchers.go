@@ -6,19 +6,23 @@ import (
 
 	"github.com/onsi/gomega/types"
 
+	"github.com/corscheck/corscheck/reports"
 	"github.com/corscheck/corscheck/scenarios"
 )
 
-// ConformTo succeeds when what Chrome did (one observation per fetch) is
-// what the case's policy requires. Its failure message states the request,
-// what Chrome did and why, the header at fault and the fix.
-func ConformTo(c scenarios.Case) types.GomegaMatcher {
-	return &conformMatcher{c: c}
+// ConformTo succeeds when what the browser did (one observation per fetch)
+// is what the case's policy requires. Its failure message states the
+// request, what the browser did and why, the header at fault and the fix;
+// text from the target is shown with its control characters escaped, and
+// the secrets given never appear in it.
+func ConformTo(c scenarios.Case, secrets ...string) types.GomegaMatcher {
+	return &conformMatcher{c: c, secrets: secrets}
 }
 
 type conformMatcher struct {
-	c scenarios.Case
-	j scenarios.Judgement
+	c       scenarios.Case
+	j       scenarios.Judgement
+	secrets []string
 }
 
 func (m *conformMatcher) Match(actual any) (bool, error) {
@@ -32,7 +36,7 @@ func (m *conformMatcher) Match(actual any) (bool, error) {
 
 func (m *conformMatcher) FailureMessage(actual any) string {
 	obs, _ := actual.([]scenarios.Observation)
-	return Evidence(m.c, obs, m.j)
+	return reports.RedactText(Evidence(m.c, obs, m.j), m.secrets)
 }
 
 func (m *conformMatcher) NegatedFailureMessage(any) string {
@@ -40,9 +44,14 @@ func (m *conformMatcher) NegatedFailureMessage(any) string {
 }
 
 // Evidence renders a case's evidence for a person: the request, expected
-// and observed outcome, Chrome's reason, the exchanges, the header at fault
-// and the fix.
+// and observed outcome, the browser's reason, the exchanges, the header at
+// fault and the fix. Everything from the target is shown through
+// scenarios.Visible, so escape sequences and bidi controls cannot act.
 func Evidence(c scenarios.Case, obs []scenarios.Observation, j scenarios.Judgement) string {
+	return scenarios.VisibleLines(evidence(c, obs, j))
+}
+
+func evidence(c scenarios.Case, obs []scenarios.Observation, j scenarios.Judgement) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s [%s]\n  %s\n", c.ID, j.Verdict, j.Message)
 	r := c.Request

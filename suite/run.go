@@ -2,16 +2,20 @@ package suite
 
 import (
 	"context"
+	"fmt"
 	"io"
+	"regexp"
 
 	"github.com/onsi/ginkgo/v2"
 	"github.com/onsi/ginkgo/v2/formatter"
 	"github.com/onsi/ginkgo/v2/types"
 
 	"github.com/corscheck/corscheck/reports"
+	"github.com/corscheck/corscheck/scenarios"
 )
 
-// Filter selects specs the way Ginkgo's flags do.
+// Filter selects cases: Ginkgo's label filter, and corscheck's --focus and
+// --skip, which match a case's ID or its title.
 type Filter struct {
 	LabelFilter string
 	Focus       []string
@@ -23,6 +27,75 @@ type failT struct{ failed bool }
 
 func (t *failT) Fail() { t.failed = true }
 
+// Select applies the filter to the session's cases: corscheck run builds
+// specs only for these. It returns the selected cases; a filter that
+// selects none is an error (a run of zero cases is never a pass).
+func (s *Session) Select(f Filter) ([]scenarios.Case, error) {
+	match, err := compileMatcher(f)
+	if err != nil {
+		return nil, &EnvError{err}
+	}
+	filter, _ := types.ParseLabelFilter(f.LabelFilter)
+	s.focus = match
+	var out []scenarios.Case
+	for _, c := range s.Cases {
+		if match(c) && filter(c.Labels) {
+			out = append(out, c)
+		}
+	}
+	if len(out) == 0 {
+		return nil, &EnvError{fmt.Errorf("the filter selected 0 of %d cases: check --label-filter and --focus (corscheck run --list shows the case IDs and labels)", len(s.Cases))}
+	}
+	return out, nil
+}
+
+// compileMatcher turns --focus/--skip into a predicate on a case's ID or title.
+func compileMatcher(f Filter) (func(scenarios.Case) bool, error) {
+	if _, err := types.ParseLabelFilter(f.LabelFilter); err != nil {
+		return nil, fmt.Errorf("--label-filter %q: %v", f.LabelFilter, plainError(err))
+	}
+	focus, err := compileAll(f.Focus)
+	if err != nil {
+		return nil, fmt.Errorf("--focus: %v", err)
+	}
+	skip, err := compileAll(f.Skip)
+	if err != nil {
+		return nil, fmt.Errorf("--skip: %v", err)
+	}
+	matches := func(res []*regexp.Regexp, c scenarios.Case) bool {
+		for _, re := range res {
+			if re.MatchString(c.ID) || re.MatchString(c.Title) {
+				return true
+			}
+		}
+		return false
+	}
+	return func(c scenarios.Case) bool {
+		return (len(focus) == 0 || matches(focus, c)) && !matches(skip, c)
+	}, nil
+}
+
+// plainError is Ginkgo's error text without its terminal colour codes.
+func plainError(err error) string {
+	return regexp.MustCompile("\x1b\\[[0-9;]*m|\\{\\{/?[a-z-]+\\}\\}").ReplaceAllString(err.Error(), "")
+}
+
+// Setup does everything between Prepare and the specs: the reachability
+// check, the browser, the one fetch that proves the browser reaches the
+// target, and discovery. ctx cancels a start in progress (Ctrl-C).
+func (s *Session) Setup(ctx context.Context) error {
+	if err := s.CheckReachable(); err != nil {
+		return err
+	}
+	if err := s.StartBrowser(ctx); err != nil {
+		return err
+	}
+	if err := s.Precheck(ctx); err != nil {
+		return err
+	}
+	return s.Discover(ctx)
+}
+
 // RunInProcess runs the suite under Ginkgo inside this process (as
 // `corscheck run` does) and returns the results document. Ginkgo's own
 // console reporter is sent to ginkgoOut (io.Discard keeps the CLI's output
@@ -31,54 +104,96 @@ func (t *failT) Fail() { t.failed = true }
 // It can run once per process, as RunSpecs can.
 //
 // ctx is the CLI's signal context: when it ends before the specs start,
-// RunInProcess stops Chrome and writes empty, interrupted results; during
-// the specs it cancels the running batch.
+// RunInProcess stops the browser and writes empty, interrupted results;
+// during the specs it cancels the running batch.
 func RunInProcess(ctx context.Context, s *Session, f Filter, ginkgoOut io.Writer) (*reports.Results, error) {
-	if err := validateFilter(f); err != nil {
-		s.Close()
-		return nil, &EnvError{err}
-	}
-	if err := s.CheckReachable(); err != nil {
+	if _, err := s.Select(f); err != nil {
 		s.Close()
 		return nil, err
 	}
-	// The browser outlives ctx: Close stops it, after results are written.
-	if err := s.StartBrowser(context.WithoutCancel(ctx)); err != nil {
+	if err := s.Setup(ctx); err != nil {
+		s.Close()
+		if ctx.Err() != nil {
+			return s.interrupted()
+		}
+		return nil, err
+	}
+	selected, err := s.Select(f) // discovery may have added cases
+	if err != nil {
 		s.Close()
 		return nil, err
 	}
 	s.interrupt = ctx
 	if ctx.Err() != nil {
-		res := s.Results(ginkgo.Report{SpecialSuiteFailureReasons: []string{"Interrupted by User"}})
-		s.Close()
-		if s.Config.Out != "" {
-			if err := res.WriteAll(s.Config.Out); err != nil {
-				return nil, err
-			}
-		}
-		return res, nil
+		return s.interrupted()
 	}
 	var res *reports.Results
 	Define(s, func(r *reports.Results) { res = r })
 	sc := types.NewDefaultSuiteConfig()
-	sc.LabelFilter, sc.FocusStrings, sc.SkipStrings = f.LabelFilter, f.Focus, f.Skip
+	sc.LabelFilter = f.LabelFilter
 	rc := types.NewDefaultReporterConfig()
 	rc.Succinct, rc.NoColor = true, true
 	formatter.ColorableStdOut = ginkgoOut
 	ginkgo.RunSpecs(&failT{}, "corscheck", sc, rc)
 	s.Close()
+	if res == nil {
+		return nil, &EnvError{fmt.Errorf("the suite did not run")}
+	}
+	if res.WriteError != nil {
+		return res, &EnvError{res.WriteError}
+	}
+	if !res.Interrupted {
+		if err := s.Meaningful(res, len(selected)); err != nil {
+			return res, err
+		}
+	}
 	return res, nil
 }
 
-// validateFilter checks the filter before the run: a bad --label-filter or
-// --focus is a usage error (exit 2), not a failed suite.
-func validateFilter(f Filter) error {
-	if _, err := types.ParseLabelFilter(f.LabelFilter); err != nil {
-		return err
+// interrupted writes empty, interrupted results after a Ctrl-C before the specs.
+func (s *Session) interrupted() (*reports.Results, error) {
+	res := s.Results(ginkgo.Report{SpecialSuiteFailureReasons: []string{"Interrupted by User"}})
+	s.Close()
+	if s.Config.Out != "" {
+		if err := res.WriteAll(s.OutDir()); err != nil {
+			return nil, &EnvError{err}
+		}
 	}
-	if _, err := compileAll(f.Focus); err != nil {
-		return err
+	return res, nil
+}
+
+// Meaningful refuses results that prove nothing: fewer cases judged than
+// selected (the suite stopped early), or a target that answered none of
+// them (it went down after the check). Both are environment errors, never
+// a pass.
+func (s *Session) Meaningful(res *reports.Results, selected int) error {
+	judged := res.Summary.Total - res.Summary.Skipped
+	if res.Summary.Total < selected {
+		return &EnvError{fmt.Errorf("only %d of %d selected cases got a verdict: the suite stopped early (%s)", res.Summary.Total, selected, firstFailure(res))}
 	}
-	_, err := compileAll(f.Skip)
-	return err
+	if judged == 0 {
+		return nil
+	}
+	answered := 0
+	var last string
+	for _, c := range res.Cases {
+		if c.Observed.Response != nil && c.Observed.Response.Status > 0 || c.Observed.Preflight != nil && c.Observed.Preflight.Status > 0 || c.Observed.Outcome == scenarios.Allowed {
+			answered++
+		} else if c.Observed.Error != "" {
+			last = c.Observed.Error
+		}
+	}
+	if answered == 0 && res.Summary.Errored > 0 {
+		return &EnvError{fmt.Errorf("the target answered none of %d cases: it stopped answering after the check (%s)", judged, scenarios.Visible(last))}
+	}
+	return nil
+}
+
+func firstFailure(res *reports.Results) string {
+	for _, c := range res.Cases {
+		if c.Verdict == scenarios.Error {
+			return scenarios.Visible(c.Message)
+		}
+	}
+	return "see the report"
 }

@@ -6,58 +6,23 @@ package suite
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
-	"io"
 	"net"
 	"net/url"
-	"regexp"
+	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
 	"time"
-
-	"github.com/onsi/ginkgo/v2"
-	"github.com/onsi/ginkgo/v2/types"
 
 	"github.com/corscheck/corscheck/fixtures"
 	"github.com/corscheck/corscheck/runner"
 	"github.com/corscheck/corscheck/scenarios"
 )
 
-// Config is everything a run needs; the CLI and `go test` fill it from the
-// same flags (RegisterFlags).
-type Config struct {
-	PolicyPath  string
-	Target      string
-	Fixture     string
-	Out         string
-	Timeout     time.Duration
-	Browser     runner.Options
-	AllowRemote bool
-	// Wait is how long to wait for a target that does not accept connections yet.
-	Wait    time.Duration
-	Version string
-	// Progress receives progress lines; nil is quiet.
-	Progress io.Writer
-	// ProgressInPlace rewrites one progress line (a terminal) instead of
-	// printing a line per step (a CI log).
-	ProgressInPlace bool
-}
-
-// RegisterFlags binds the run flags to fs.
-func (c *Config) RegisterFlags(fs *flag.FlagSet) {
-	fs.StringVar(&c.PolicyPath, "policy", "", "policy file (YAML or JSON); default: the built-in demo policy")
-	fs.StringVar(&c.Target, "target", "", "URL to test; overrides the policy's target; default: the built-in demo target")
-	fs.StringVar(&c.Fixture, "fixture", "", "run against a built-in fixture by name (see `corscheck fixtures list`)")
-	fs.StringVar(&c.Out, "out", c.Out, "directory for results.json, junit.xml and report.html")
-	fs.DurationVar(&c.Timeout, "timeout", 10*time.Second, "time limit for each fetch; a fetch that takes longer is an error, never blocked")
-	c.Browser.RegisterFlags(fs)
-	fs.BoolVar(&c.AllowRemote, "allow-remote", false, "allow a target that is not on loopback (corscheck sends real PUT/DELETE requests)")
-	fs.DurationVar(&c.Wait, "wait", 0, "wait up to this long for the target to accept connections (a server starting in the background)")
-}
-
-// EnvError is a usage, policy or environment problem found before any case ran.
+// EnvError is a usage, policy or environment problem found before any case
+// ran (or one that made the run meaningless): exit status 2.
 type EnvError struct{ Err error }
 
 func (e *EnvError) Error() string { return e.Err.Error() }
@@ -70,11 +35,21 @@ type Session struct {
 	Target  string
 	Cases   []scenarios.Case
 	Started time.Time
+	// Routes are the routes the matrix covers.
+	Routes []scenarios.Route
+	// Auth are the credentials with ${VAR} filled in; Secrets must appear
+	// in no output.
+	Auth    *scenarios.Auth
+	Secrets []string
+	// Operations come from --openapi (or the policy's openapi:).
+	Operations []scenarios.Operation
 
 	fixture *fixtures.Server
 	browser runner.Browser
 	// interrupt, when set, cancels probing (the CLI's Ctrl-C).
 	interrupt context.Context
+	// focus, when set, limits the specs Define builds (corscheck run --focus).
+	focus func(scenarios.Case) bool
 
 	mu       sync.Mutex
 	obs      map[string][]scenarios.Observation
@@ -85,20 +60,38 @@ type Session struct {
 }
 
 // Prepare loads the policy, starts a built-in target when asked (or when
-// neither policy nor target is given), expands the matrix and checks the
-// target is allowed. Every error is an *EnvError.
+// neither policy nor target is given), resolves credentials, reads the
+// OpenAPI description, expands the matrix and checks the target is
+// allowed. Every error is an *EnvError.
 func Prepare(cfg Config) (*Session, error) {
 	s := &Session{Config: cfg, Started: time.Now(), obs: map[string][]scenarios.Observation{}}
 	envErr := func(err error) (*Session, error) { s.Close(); return nil, &EnvError{err} }
+	if cfg.Getenv == nil {
+		s.Config.Getenv = os.LookupEnv
+	}
 	var err error
 	switch {
 	case cfg.PolicyPath != "":
-		s.Policy, err = scenarios.LoadPolicy(cfg.PolicyPath)
+		s.Policy, err = scenarios.LoadPolicy(s.abs(cfg.PolicyPath))
 	default:
 		s.Policy, err = fixtures.Policy("demo")
 	}
 	if err != nil {
 		return envErr(err)
+	}
+	if err := s.Config.Browser.Validate(); err != nil {
+		return envErr(err)
+	}
+	if err := s.mergeResolve(); err != nil {
+		return envErr(err)
+	}
+	if err := s.resolveAuth(); err != nil {
+		return envErr(err)
+	}
+	if s.Config.Stack == "" {
+		s.Config.Stack = s.Policy.Stack
+	} else if err := scenarios.CheckStack(s.Config.Stack); err != nil {
+		return envErr(fmt.Errorf("--stack: %w", err))
 	}
 	s.Target = cfg.Target
 	if s.Target == "" {
@@ -120,26 +113,176 @@ func Prepare(cfg Config) (*Session, error) {
 	if err := scenarios.CheckTargetURL(s.Target); err != nil {
 		return envErr(fmt.Errorf("--target: %w", err))
 	}
-	if err := checkLoopback(s.Target, cfg.AllowRemote); err != nil {
+	if err := s.loadOpenAPI(); err != nil {
 		return envErr(err)
 	}
-	if s.Cases, err = scenarios.Expand(s.Policy, s.Target); err != nil {
+	if err := checkLoopback(s.Target, cfg.AllowRemote || cfg.ListOnly, s.Config.Browser.Resolve); err != nil {
+		return envErr(err)
+	}
+	if err := s.expand(scenarios.Discovery{}); err != nil {
 		return envErr(err)
 	}
 	return s, nil
 }
 
+// abs resolves a path the user gave against the directory they ran the
+// command in (BaseDir), so `go test ./suite` from the repository root
+// resolves --policy and --out as the user wrote them.
+func (s *Session) abs(p string) string {
+	if p == "" || filepath.IsAbs(p) || s.Config.BaseDir == "" {
+		return p
+	}
+	return filepath.Join(s.Config.BaseDir, p)
+}
+
+// OutDir is --out resolved against BaseDir.
+func (s *Session) OutDir() string { return s.abs(s.Config.Out) }
+
+// mergeResolve adds the policy's resolve: to --resolve (the flag wins).
+func (s *Session) mergeResolve() error {
+	if len(s.Policy.Resolve) == 0 {
+		return nil
+	}
+	if len(s.Config.Browser.BrowserURLs) > 0 {
+		return errors.New("the policy's resolve: needs a browser corscheck starts: start the remote Chrome with --host-resolver-rules instead")
+	}
+	merged := map[string]string{}
+	for h, a := range s.Policy.Resolve {
+		merged[h] = a
+	}
+	for h, a := range s.Config.Browser.Resolve {
+		merged[h] = a
+	}
+	s.Config.Browser.Resolve = merged
+	return nil
+}
+
+// resolveAuth merges the policy's auth: with --header, --cookie and
+// --cookie-file, fills in ${VAR} and checks the policy allows every header.
+func (s *Session) resolveAuth() error {
+	a := &scenarios.Auth{Headers: map[string]string{}}
+	if s.Policy.Auth != nil {
+		for k, v := range s.Policy.Auth.Headers {
+			a.Headers[k] = v
+		}
+		a.Cookies = append(a.Cookies, s.Policy.Auth.Cookies...)
+	}
+	for _, raw := range s.Config.Headers {
+		name, value, err := ParseHeader(raw)
+		if err != nil {
+			return err
+		}
+		if err := s.Policy.AllowsHeader(name); err != nil {
+			return fmt.Errorf("--header %s", err)
+		}
+		a.Headers[name] = value
+	}
+	for _, raw := range s.Config.Cookies {
+		c, err := scenarios.ParseCookie(raw)
+		if err != nil {
+			return fmt.Errorf("--cookie: %w", err)
+		}
+		a.Cookies = append(a.Cookies, c)
+	}
+	for _, f := range s.Config.CookieFiles {
+		cs, err := ParseCookieFile(s.abs(f))
+		if err != nil {
+			return err
+		}
+		a.Cookies = append(a.Cookies, cs...)
+	}
+	if len(a.Headers) == 0 && len(a.Cookies) == 0 {
+		return nil
+	}
+	resolved, secrets, err := a.Resolved(s.Config.Getenv)
+	if err != nil {
+		return err
+	}
+	s.Auth, s.Secrets = resolved, secrets
+	// The matrix carries the headers as written (${VAR} references); the
+	// probes get the values.
+	if len(a.Headers) > 0 {
+		merged := &scenarios.Auth{Headers: a.Headers}
+		if s.Policy.Auth != nil {
+			merged.Cookies = s.Policy.Auth.Cookies
+		}
+		s.Policy.Auth = merged
+	}
+	return nil
+}
+
+// loadOpenAPI reads the OpenAPI description (--openapi, else the policy's).
+func (s *Session) loadOpenAPI() error {
+	file := s.abs(s.Config.OpenAPI)
+	if file == "" && s.Policy.OpenAPI != "" {
+		file = s.Policy.OpenAPI
+		if !filepath.IsAbs(file) && s.Config.PolicyPath != "" {
+			file = filepath.Join(filepath.Dir(s.abs(s.Config.PolicyPath)), file)
+		}
+	}
+	if file == "" {
+		return nil
+	}
+	params := map[string]string{}
+	for k, v := range s.Policy.PathParams {
+		params[k] = v
+	}
+	for _, raw := range s.Config.PathParams {
+		k, v, ok := strings.Cut(raw, "=")
+		if !ok || k == "" {
+			return fmt.Errorf("--path-param %q: write name=value, e.g. --path-param id=42", raw)
+		}
+		params[k] = v
+	}
+	s.Policy.PathParams = params
+	doc, err := scenarios.LoadOpenAPI(file, params)
+	if err != nil {
+		return err
+	}
+	s.Operations = doc.Operations
+	if u, err := url.Parse(s.Target); err == nil && (u.Path == "" || u.Path == "/") && doc.BasePath != "" {
+		u.Path = doc.BasePath
+		s.Target = u.String()
+	}
+	return nil
+}
+
+// expand builds the matrix with what discovery found.
+func (s *Session) expand(d scenarios.Discovery) error {
+	d.Operations = s.Operations
+	routes, err := scenarios.Routes(s.Policy, s.Target, s.Operations)
+	if err != nil {
+		return err
+	}
+	cases, err := scenarios.ExpandWith(s.Policy, s.Target, d)
+	if err != nil {
+		return err
+	}
+	s.Routes, s.Cases = routes, cases
+	for _, r := range routes {
+		if err := checkLoopback(r.URL, s.Config.AllowRemote || s.Config.ListOnly, s.Config.Browser.Resolve); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // checkLoopback keeps corscheck safe by default: it sends real PUT and
-// DELETE requests, so a non-loopback target needs --allow-remote.
-func checkLoopback(target string, allow bool) error {
+// DELETE requests, so a target that is not on loopback needs
+// --allow-remote. A name --resolve maps to a loopback address is loopback.
+func checkLoopback(target string, allow bool, resolve map[string]string) error {
 	if allow {
 		return nil
 	}
 	u, _ := url.Parse(target)
-	if IsLoopbackHost(u.Hostname()) {
+	host := u.Hostname()
+	if addr, ok := resolve[strings.ToLower(host)]; ok {
+		host = addr
+	}
+	if IsLoopbackHost(host) {
 		return nil
 	}
-	return fmt.Errorf("target %s is not on loopback: corscheck sends real requests, including PUT and DELETE, to it. Point it at a staging server you own and add --allow-remote", target)
+	return fmt.Errorf("target %s is not on loopback: corscheck sends real requests, including PUT and DELETE, to it. Point it at a staging server you own and add --allow-remote", scenarios.Visible(target))
 }
 
 // IsLoopbackHost reports whether host is a loopback IP or a localhost name.
@@ -147,36 +290,26 @@ func IsLoopbackHost(host string) bool {
 	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
 		return true
 	}
-	ip := net.ParseIP(host)
+	ip := net.ParseIP(strings.Trim(host, "[]"))
 	return ip != nil && ip.IsLoopback()
 }
 
-// CheckReachable dials the target once, so a target that is down fails in
-// seconds with one message instead of hundreds of errored cases.
-func (s *Session) CheckReachable() error {
-	target := s.Target
-	u, _ := url.Parse(target)
-	port := u.Port()
-	if port == "" {
-		port = map[string]string{"http": "80", "https": "443"}[u.Scheme]
+// hosts are the host names of the target and every route.
+func (s *Session) hosts() []string {
+	seen := map[string]bool{}
+	var out []string
+	add := func(raw string) {
+		if u, err := url.Parse(raw); err == nil && !seen[u.Hostname()] {
+			seen[u.Hostname()] = true
+			out = append(out, u.Hostname())
+		}
 	}
-	addr := net.JoinHostPort(u.Hostname(), port)
-	deadline := time.Now().Add(s.Config.Wait)
-	conn, err := net.DialTimeout("tcp", addr, 3*time.Second)
-	if err != nil && s.Config.Wait > 0 && s.Config.Progress != nil {
-		fmt.Fprintf(s.Config.Progress, "corscheck: waiting up to %s for %s to accept connections\n", s.Config.Wait, addr)
+	add(s.Target)
+	for _, r := range s.Routes {
+		add(r.URL)
 	}
-	// With --wait, retry until the server listens: a connection attempt is
-	// the only way to learn that, so this polls, with a short back-off.
-	for backoff := 50 * time.Millisecond; err != nil && time.Now().Add(backoff).Before(deadline); backoff = min(2*backoff, time.Second) {
-		time.Sleep(backoff)
-		conn, err = net.DialTimeout("tcp", addr, 3*time.Second)
-	}
-	if err != nil {
-		return &EnvError{fmt.Errorf("target %s is not reachable (%v): start the server or fix --target", target, err)}
-	}
-	conn.Close()
-	return nil
+	sort.Strings(out)
+	return out
 }
 
 // StartBrowser starts (or attaches to) the browser once.
@@ -190,8 +323,7 @@ func (s *Session) StartBrowser(ctx context.Context) error {
 	if !s.Config.AllowRemote {
 		// Only loopback targets are allowed: the browser resolves no other
 		// name, so nothing it does can leave the machine.
-		u, _ := url.Parse(s.Target)
-		opts.LoopbackOnly, opts.AllowHosts = true, []string{u.Hostname()}
+		opts.LoopbackOnly, opts.AllowHosts = true, s.hosts()
 	}
 	b, err := runner.Start(ctx, opts)
 	if err != nil {
@@ -225,143 +357,47 @@ func (s *Session) Close() {
 	}
 }
 
-// Observe returns the observations for a case. The first call probes, in
-// one batch, every case this process will run (per Ginkgo's label filter,
-// focus and skip), so the browser works on many cells at once; a case
-// outside that batch is probed alone.
-func (s *Session) Observe(ctx context.Context, c scenarios.Case) ([]scenarios.Observation, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.interrupt != nil {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithCancel(ctx)
-		defer cancel()
-		defer context.AfterFunc(s.interrupt, cancel)()
+// pageSetup is what every origin page gets: the auth cookies in its jar,
+// for the host of every route. Cookies default to Secure; SameSite=None on
+// https, as a cross-site app needs them.
+func (s *Session) pageSetup() runner.PageSetup {
+	var setup runner.PageSetup
+	if s.Auth == nil {
+		return setup
 	}
-	if s.browser == nil {
-		return nil, errors.New("no browser: StartBrowser was not called")
-	}
-	if !s.batched {
-		s.batched = true
-		selected, err := selectedCases(s.Cases)
-		if err != nil {
-			return nil, err
+	seen := map[string]bool{}
+	for _, raw := range append([]string{s.Target}, routeURLs(s.Routes)...) {
+		u, err := url.Parse(raw)
+		if err != nil || seen[u.Scheme+u.Host] {
+			continue
 		}
-		s.total = len(selected)
-		if err := s.probe(ctx, selected); err != nil {
-			return nil, err
+		seen[u.Scheme+u.Host] = true
+		for _, c := range s.Auth.Cookies {
+			spec := runner.CookieSpec{Name: c.Name, Value: c.Value, URL: u.Scheme + "://" + u.Host + "/", Path: c.Path, HTTPOnly: c.HTTPOnly, SameSite: c.SameSite}
+			if c.Domain != "" {
+				spec.Domain = c.Domain
+			}
+			if spec.Path == "" {
+				spec.Path = "/"
+			}
+			https := u.Scheme == "https"
+			spec.Secure = https
+			if c.Secure != nil {
+				spec.Secure = *c.Secure
+			}
+			if spec.SameSite == "" && https {
+				spec.SameSite = "None"
+			}
+			setup.Cookies = append(setup.Cookies, spec)
 		}
 	}
-	if obs, ok := s.obs[c.ID]; ok {
-		return obs, nil
-	}
-	if err := s.probe(ctx, []scenarios.Case{c}); err != nil {
-		return nil, err
-	}
-	return s.obs[c.ID], nil
+	return setup
 }
 
-// probe runs cases in the browser and stores their observations. Callers hold s.mu.
-func (s *Session) probe(ctx context.Context, cases []scenarios.Case) error {
-	probes := make([]runner.Probe, len(cases))
-	for i, c := range cases {
-		probes[i] = runner.ProbeFor(c)
-	}
-	obs, err := s.browser.Run(ctx, probes, runner.RunOptions{
-		Timeout: s.Config.Timeout,
-		OnChunk: func(idx []int, obs [][]scenarios.Observation) {
-			for k, i := range idx {
-				if j := scenarios.Judge(cases[i], obs[k]); j.Verdict == scenarios.Fail || j.Verdict == scenarios.Error {
-					s.failures++
-				}
-			}
-			s.judged += len(idx)
-			if s.Config.Progress != nil {
-				end := "\n"
-				if s.Config.ProgressInPlace {
-					fmt.Fprint(s.Config.Progress, "\r")
-					end = ""
-				}
-				fmt.Fprintf(s.Config.Progress, "  probed %d/%d cases, %d failing so far%s", s.judged, max(s.total, s.judged), s.failures, end)
-			}
-		},
-	})
-	for i, c := range cases {
-		if obs[i] != nil {
-			s.obs[c.ID] = obs[i]
-		}
-	}
-	if s.Config.Progress != nil && s.Config.ProgressInPlace && len(cases) > 1 {
-		fmt.Fprintln(s.Config.Progress)
-	}
-	return err
-}
-
-// Observed returns every case observed so far with its observations, for
-// writing partial results after an interrupt.
-func (s *Session) Observed() map[string][]scenarios.Observation {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := make(map[string][]scenarios.Observation, len(s.obs))
-	for k, v := range s.obs {
-		out[k] = v
+func routeURLs(rs []scenarios.Route) []string {
+	out := make([]string, len(rs))
+	for i, r := range rs {
+		out[i] = r.URL
 	}
 	return out
-}
-
-// selectedCases applies Ginkgo's label filter, focus and skip to the cases,
-// the way Ginkgo will apply them to the specs Define builds.
-func selectedCases(cases []scenarios.Case) ([]scenarios.Case, error) {
-	cfg, _ := ginkgo.GinkgoConfiguration()
-	filter, err := types.ParseLabelFilter(cfg.LabelFilter)
-	if err != nil {
-		return nil, fmt.Errorf("--label-filter: %w", err)
-	}
-	focus, err := compileAll(cfg.FocusStrings)
-	if err != nil {
-		return nil, fmt.Errorf("--focus: %w", err)
-	}
-	skip, err := compileAll(cfg.SkipStrings)
-	if err != nil {
-		return nil, fmt.Errorf("--skip: %w", err)
-	}
-	var out []scenarios.Case
-	for _, c := range cases {
-		if c.SkipReason != "" || !filter(c.Labels) {
-			continue
-		}
-		text := specText(c)
-		if len(focus) > 0 && !anyMatch(focus, text) || anyMatch(skip, text) {
-			continue
-		}
-		out = append(out, c)
-	}
-	sort.SliceStable(out, func(i, j int) bool { return out[i].Request.Origin < out[j].Request.Origin })
-	return out, nil
-}
-
-// specText is the full text Ginkgo matches --focus against: container and spec.
-func specText(c scenarios.Case) string { return c.Family + " " + specName(c) }
-
-func specName(c scenarios.Case) string { return c.ID + ": " + c.Title }
-
-func compileAll(ss []string) ([]*regexp.Regexp, error) {
-	var out []*regexp.Regexp
-	for _, s := range ss {
-		re, err := regexp.Compile(s)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, re)
-	}
-	return out, nil
-}
-
-func anyMatch(res []*regexp.Regexp, s string) bool {
-	for _, re := range res {
-		if re.MatchString(s) {
-			return true
-		}
-	}
-	return false
 }

@@ -25,13 +25,17 @@ const entryName = "corscheck.case"
 func Define(s *Session, written func(*reports.Results)) {
 	RegisterFailHandler(Fail)
 	BeforeSuite(func(ctx SpecContext) {
-		Expect(s.CheckReachable()).To(Succeed())
+		// Setup ran before the tree was built; the browser may have been
+		// closed by a previous suite in this process.
 		Expect(s.StartBrowser(context.WithoutCancel(ctx))).To(Succeed())
 	})
 	AfterSuite(func() { s.Close() })
 
 	byFamily := map[string][]scenarios.Case{}
 	for _, c := range s.Cases {
+		if s.focus != nil && !s.focus(c) {
+			continue
+		}
 		byFamily[c.Family] = append(byFamily[c.Family], c)
 	}
 	for _, family := range scenarios.Families {
@@ -49,7 +53,7 @@ func Define(s *Session, written func(*reports.Results)) {
 					obs, err := s.Observe(ctx, c)
 					Expect(err).NotTo(HaveOccurred(), "probing %s", c.ID)
 					record(c, obs, scenarios.Judge(c, obs))
-					Expect(obs).To(ConformTo(c))
+					Expect(obs).To(ConformTo(c, s.Secrets...))
 				})
 			}
 		})
@@ -61,7 +65,8 @@ func Define(s *Session, written func(*reports.Results)) {
 			written(res)
 		}
 		if s.Config.Out != "" {
-			Expect(res.WriteAll(s.Config.Out)).To(Succeed())
+			res.WriteError = res.WriteAll(s.OutDir())
+			Expect(res.WriteError).To(Succeed())
 		}
 	})
 }
@@ -77,11 +82,18 @@ func record(c scenarios.Case, obs []scenarios.Observation, j scenarios.Judgement
 // process observed whose specs never ran.
 func (s *Session) Results(r Report) *reports.Results {
 	res := &reports.Results{
-		Tool:      reports.Tool{Name: "corscheck", Version: s.Config.Version},
-		Browser:   s.Browser(),
-		Target:    s.Target,
-		Policy:    s.Policy,
-		StartedAt: s.Started.UTC().Format(time.RFC3339),
+		Tool:       reports.Tool{Name: "corscheck", Version: s.Config.Version},
+		Browser:    s.Browser(),
+		Target:     s.Target,
+		Policy:     s.Policy,
+		StartedAt:  s.Started.UTC().Format(time.RFC3339),
+		Insecure:   s.Config.Browser.Insecure,
+		ChromeArgs: s.Config.Browser.ChromeArgs,
+		Resolve:    s.Config.Browser.Resolve,
+		Stack:      s.Config.Stack,
+	}
+	for _, r := range s.Routes {
+		res.Routes = append(res.Routes, reports.Route{Path: r.Name(), URL: r.URL, Key: r.Key, Source: r.Source})
 	}
 	seen := map[string]bool{}
 	for _, sr := range r.SpecReports {
@@ -114,10 +126,11 @@ func (s *Session) Results(r Report) *reports.Results {
 	}
 	res.DurationMs = float64(time.Since(s.Started).Microseconds()) / 1000
 	res.Finish()
+	res.Redact(s.Secrets)
 	return res
 }
 
-// Summary renders a one-line summary: N passed, N failed, N errored.
+// Summary renders a one-line summary: N passed, N failed, N errored, N skipped.
 func Summary(r *reports.Results) string {
-	return fmt.Sprintf("%d passed, %d failed, %d errored", r.Summary.Passed, r.Summary.Failed, r.Summary.Errored)
+	return fmt.Sprintf("%d passed, %d failed, %d errored, %d skipped", r.Summary.Passed, r.Summary.Failed, r.Summary.Errored, r.Summary.Skipped)
 }

@@ -42,7 +42,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) error {
 	}
 	f.Focus = focus
 	if *list {
-		cfg.Progress = nil
+		cfg.Progress, cfg.ListOnly = nil, true
 	}
 	s, err := suite.Prepare(cfg)
 	if err != nil {
@@ -50,18 +50,26 @@ func cmdRun(args []string, stdout, stderr io.Writer) error {
 	}
 	if *list {
 		defer s.Close()
-		printMatrix(stdout, s.Cases)
+		selected, err := s.Select(f)
+		if err != nil {
+			return &exitError{2, err}
+		}
+		printMatrix(stdout, selected)
 		return nil
 	}
-	if err := s.CheckReachable(); err != nil {
+	selected, err := s.Select(f)
+	if err != nil {
 		s.Close()
 		return &exitError{2, err}
 	}
-	announce(stderr, s)
+	announce(stderr, s, selected)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	res, err := suite.RunInProcess(ctx, s, f, io.Discard)
 	if err != nil {
+		if res != nil {
+			printFailures(stdout, res)
+		}
 		return &exitError{2, err}
 	}
 	if res == nil {
@@ -70,6 +78,9 @@ func cmdRun(args []string, stdout, stderr io.Writer) error {
 	printFailures(stdout, res)
 	report := filepath.Join(cfg.Out, "report.html")
 	fmt.Fprintf(stdout, "%s · report: %s\n", suite.Summary(res), report)
+	if res.WriteError != nil {
+		return &exitError{2, res.WriteError}
+	}
 	if res.Interrupted {
 		return &exitError{1, errors.New("interrupted: partial results written")}
 	}
@@ -79,14 +90,18 @@ func cmdRun(args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-// announce makes the traffic visible: how many requests of which methods go where.
-func announce(w io.Writer, s *suite.Session) {
+// announce makes the traffic visible: how many requests of which methods
+// go where, with which credentials, at what rate.
+func announce(w io.Writer, s *suite.Session, selected []scenarios.Case) {
 	methods := map[string]bool{"OPTIONS": true}
 	fetches := 0
-	for _, c := range s.Cases {
+	for _, c := range selected {
 		if c.SkipReason == "" {
 			methods[scenarios.NormalizeMethod(c.Request.Method)] = true
-			fetches += c.Fetches()
+			fetches += c.Observations()
+			for _, r := range c.Related {
+				methods[scenarios.NormalizeMethod(r.Method)] = true
+			}
 		}
 	}
 	var ms []string
@@ -95,8 +110,21 @@ func announce(w io.Writer, s *suite.Session) {
 	}
 	sort.Strings(ms)
 	u, _ := url.Parse(s.Target)
-	fmt.Fprintf(w, "corscheck: %d cases, up to %d fetches plus preflights to %s (methods %s), empty bodies, query parameter __corscheck marks each\n",
-		len(s.Cases), fetches, u.Host, strings.Join(ms, ", "))
+	extra := ""
+	if n := len(s.Routes); n > 1 {
+		extra += fmt.Sprintf(", %d routes", n)
+	}
+	if s.Auth != nil {
+		extra += fmt.Sprintf(", with %d auth header(s) and %d cookie(s), values redacted", len(s.Auth.Headers), len(s.Auth.Cookies))
+	}
+	if s.Config.Rate > 0 {
+		extra += fmt.Sprintf(", at most %g requests/s", s.Config.Rate)
+	}
+	if s.Config.Browser.Insecure {
+		extra += ", INSECURE: certificate errors ignored"
+	}
+	fmt.Fprintf(w, "corscheck: %d of %d cases selected, up to %d fetches plus preflights to %s (methods %s)%s, empty bodies, query parameter __corscheck marks each\n",
+		len(selected), len(s.Cases), fetches, scenarios.Visible(u.Host), strings.Join(ms, ", "), extra)
 }
 
 func printMatrix(w io.Writer, cases []scenarios.Case) {

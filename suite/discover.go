@@ -1,0 +1,153 @@
+package suite
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/corscheck/corscheck/runner"
+	"github.com/corscheck/corscheck/scenarios"
+)
+
+// CheckReachable dials the target once, through the --resolve mapping the
+// browser uses, so a target that is down fails in seconds with one message
+// instead of hundreds of errored cases. For an https target with --ca-cert
+// it verifies the chain against those CAs, as the browser will, and hands
+// the browser the chain's keys to trust for this run only.
+func (s *Session) CheckReachable() error {
+	target := s.Target
+	resolve := s.Config.Browser.Resolve
+	deadline := time.Now().Add(s.Config.Wait)
+	dial := func() error {
+		conn, err := runner.Dial(context.Background(), target, resolve, 3*time.Second)
+		if err == nil {
+			conn.Close()
+		}
+		return err
+	}
+	err := dial()
+	u, _ := url.Parse(target)
+	if err != nil && s.Config.Wait > 0 && s.Config.Progress != nil {
+		fmt.Fprintf(s.Config.Progress, "corscheck: waiting up to %s for %s to accept connections\n", s.Config.Wait, u.Host)
+	}
+	// With --wait, retry until the server listens: a connection attempt is
+	// the only way to learn that, so this polls, with a short back-off.
+	for backoff := 50 * time.Millisecond; err != nil && time.Now().Add(backoff).Before(deadline); backoff = min(2*backoff, time.Second) {
+		time.Sleep(backoff)
+		err = dial()
+	}
+	if err != nil {
+		hint := "start the server or fix --target"
+		if strings.Contains(err.Error(), "no such host") {
+			hint = "map the name with --resolve " + u.Hostname() + ":127.0.0.1 (or resolve: in the policy)"
+		}
+		return &EnvError{fmt.Errorf("target %s is not reachable (%v): %s", scenarios.Visible(target), err, hint)}
+	}
+	if len(s.Config.Browser.CACerts) > 0 && u.Scheme == "https" {
+		cas, err := runner.LoadCAs(s.Config.Browser.CACerts)
+		if err != nil {
+			return &EnvError{err}
+		}
+		spki, err := runner.TrustChain(context.Background(), target, cas, resolve)
+		if err != nil {
+			return &EnvError{err}
+		}
+		s.Config.Browser.TrustSPKI = spki
+	}
+	return nil
+}
+
+// Precheck makes one real fetch through the browser from the first allowed
+// origin before any case runs. When the browser cannot reach the target at
+// all (a certificate it refuses, a name that does not resolve, mixed
+// content, Local Network Access, a port it refuses, a refused connection,
+// no answer), the run stops with one line naming the cause in the user's
+// words and the flag that fixes it, instead of hundreds of errored cases.
+func (s *Session) Precheck(ctx context.Context) error {
+	probe := runner.Probe{Origin: firstOrigin(s.Policy), Fetches: []runner.Fetch{{URL: s.Routes[0].URL, Method: "GET", Credentials: scenarios.CredentialsOmit}}}
+	obs, err := s.browser.Run(ctx, []runner.Probe{probe}, runner.RunOptions{Timeout: s.Config.Timeout, Setup: s.pageSetup(), Rate: s.Config.Rate})
+	if err != nil {
+		return err
+	}
+	if msg := EnvironmentProblem(obs[0][0], s.Config.Timeout); msg != "" {
+		return &EnvError{fmt.Errorf("%s", msg)}
+	}
+	return nil
+}
+
+// firstOrigin is the concrete first allowed origin of a policy.
+func firstOrigin(p *scenarios.Policy) string {
+	o := p.Origins[0]
+	switch {
+	case o == "*":
+		return "https://any.corscheck.test"
+	case strings.Contains(o, "://*."):
+		scheme, rest, _ := strings.Cut(o, "://*.")
+		return scheme + "://corscheck." + rest
+	}
+	return o
+}
+
+// EnvironmentProblem says, in one line, why the browser could not reach
+// the target at all and which flag fixes it; "" when it could (any HTTP
+// answer, whatever its CORS headers, counts as reaching it).
+func EnvironmentProblem(o scenarios.Observation, timeout time.Duration) string {
+	if o.Outcome != scenarios.Errored {
+		return ""
+	}
+	u, _ := url.Parse(o.Request.URL)
+	host := scenarios.Visible(u.Host)
+	from := scenarios.Visible(o.Request.Origin)
+	switch o.ErrorKind {
+	case scenarios.ErrorTLS:
+		return fmt.Sprintf("the browser refused the certificate of %s (%s): pass the CA that signed it with --ca-cert FILE, or use --insecure", host, o.NetError)
+	case scenarios.ErrorDNS:
+		return fmt.Sprintf("the browser cannot resolve %s (%s): map it with --resolve %s:127.0.0.1 (or resolve: in the policy)", u.Hostname(), o.NetError, u.Hostname())
+	case scenarios.ErrorMixedContent:
+		return fmt.Sprintf("the browser blocks http://%s from the https origin %s as mixed content: use an https target, or http origins in the policy", host, from)
+	case scenarios.ErrorLocalNetworkAccess:
+		return fmt.Sprintf("the browser's Local Network Access rules block %s from the origin %s (%s): run without --local-network-access", host, from, o.CorsError)
+	case scenarios.ErrorUnsafePort:
+		return fmt.Sprintf("browsers refuse to connect to port %s (%s): it belongs to another protocol; serve the target on another port", u.Port(), o.NetError)
+	case scenarios.ErrorTimeout:
+		return fmt.Sprintf("the target %s did not answer a GET within --timeout %s: check it is up, or raise --timeout", host, timeout)
+	case scenarios.ErrorNetwork:
+		return fmt.Sprintf("the browser could not reach %s (%s): start the server or fix --target", host, o.NetError)
+	case scenarios.ErrorBrowser:
+		return "the browser failed before reaching the target: " + scenarios.Visible(o.Error)
+	}
+	return ""
+}
+
+// Discover learns what the matrix needs from the target before the specs
+// are built: which routes redirect (their plain GET from the first allowed
+// origin was redirected), adding the redirect family there.
+func (s *Session) Discover(ctx context.Context) error {
+	if s.browser == nil {
+		return &EnvError{fmt.Errorf("no browser: StartBrowser was not called")}
+	}
+	probes := make([]runner.Probe, len(s.Routes))
+	for i, r := range s.Routes {
+		probes[i] = runner.Probe{Origin: firstOrigin(s.Policy), Fetches: []runner.Fetch{{URL: r.URL, Method: "GET", Credentials: scenarios.CredentialsOmit}}}
+	}
+	obs, err := s.browser.Run(ctx, probes, runner.RunOptions{Timeout: s.Config.Timeout, Setup: s.pageSetup(), Rate: s.Config.Rate})
+	if err != nil {
+		return err
+	}
+	redirecting := map[string]bool{}
+	for i, r := range s.Routes {
+		o := obs[i][0]
+		if len(o.Redirects) > 0 || o.Response != nil && o.Response.Status >= 300 && o.Response.Status < 400 {
+			redirecting[r.URL] = true
+		}
+	}
+	if len(redirecting) == 0 {
+		return nil
+	}
+	if err := s.expand(scenarios.Discovery{Redirecting: redirecting}); err != nil {
+		return &EnvError{err}
+	}
+	return nil
+}

@@ -1,0 +1,223 @@
+package suite
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"sort"
+	"strings"
+
+	"github.com/onsi/ginkgo/v2"
+	"github.com/onsi/ginkgo/v2/types"
+
+	"github.com/corscheck/corscheck/runner"
+	"github.com/corscheck/corscheck/scenarios"
+)
+
+// Observe returns the observations for a case. The first call probes, in
+// one batch, every case this process will run (per Ginkgo's label filter,
+// focus and skip), so the browser works on many cells at once; a case
+// outside that batch is probed alone.
+func (s *Session) Observe(ctx context.Context, c scenarios.Case) ([]scenarios.Observation, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.interrupt != nil {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithCancel(ctx)
+		defer cancel()
+		defer context.AfterFunc(s.interrupt, cancel)()
+	}
+	if s.browser == nil {
+		return nil, errors.New("no browser: StartBrowser was not called")
+	}
+	if !s.batched {
+		s.batched = true
+		selected, err := s.selectedCases()
+		if err != nil {
+			return nil, err
+		}
+		s.total = len(selected)
+		if err := s.probe(ctx, selected); err != nil {
+			return nil, err
+		}
+	}
+	if obs, ok := s.obs[c.ID]; ok {
+		return obs, nil
+	}
+	if err := s.probe(ctx, []scenarios.Case{c}); err != nil {
+		return nil, err
+	}
+	return s.obs[c.ID], nil
+}
+
+// probesFor are the runner probes of a case, with the auth headers' real
+// values in place of the ${VAR} references the matrix carries.
+func (s *Session) probesFor(c scenarios.Case) []runner.Probe {
+	probes := runner.ProbesFor(c)
+	if s.Auth == nil || len(s.Auth.Headers) == 0 {
+		return probes
+	}
+	for i := range probes {
+		for k := range probes[i].Fetches {
+			f := &probes[i].Fetches[k]
+			h := make(map[string]string, len(f.Headers))
+			for name, v := range f.Headers {
+				for an, av := range s.Auth.Headers {
+					if strings.EqualFold(an, name) {
+						v = av
+					}
+				}
+				h[name] = v
+			}
+			f.Headers = h
+		}
+	}
+	return probes
+}
+
+// probe runs cases in the browser and stores their observations. Callers hold s.mu.
+func (s *Session) probe(ctx context.Context, cases []scenarios.Case) error {
+	var probes []runner.Probe
+	owner := make([]int, 0, len(cases)) // probe index -> case index
+	for i, c := range cases {
+		for _, p := range s.probesFor(c) {
+			probes = append(probes, p)
+			owner = append(owner, i)
+		}
+	}
+	got := make([][]scenarios.Observation, len(probes))
+	remaining := make([]int, len(cases))
+	for _, i := range owner {
+		remaining[i]++
+	}
+	obs, err := s.browser.Run(ctx, probes, runner.RunOptions{
+		Timeout: s.Config.Timeout,
+		Rate:    s.Config.Rate,
+		Setup:   s.pageSetup(),
+		OnChunk: func(idx []int, obs [][]scenarios.Observation) {
+			for k, pi := range idx {
+				ci := owner[pi]
+				got[pi] = obs[k]
+				remaining[ci]--
+				if remaining[ci] > 0 {
+					continue
+				}
+				if j := scenarios.Judge(cases[ci], assemble(owner, ci, got)); j.Verdict == scenarios.Fail || j.Verdict == scenarios.Error {
+					s.failures++
+				}
+				s.judged++
+			}
+			s.progress()
+		},
+	})
+	for i, c := range cases {
+		if all := assemble(owner, i, obs); all != nil {
+			s.obs[c.ID] = all
+		}
+	}
+	if s.Config.Progress != nil && s.Config.ProgressInPlace && len(cases) > 1 {
+		fmt.Fprintln(s.Config.Progress)
+	}
+	return err
+}
+
+// assemble joins a case's observations from its probes, in probe order
+// (the case's own fetches, then each related request's); nil when one of
+// them was not observed.
+func assemble(owner []int, ci int, obs [][]scenarios.Observation) []scenarios.Observation {
+	var out []scenarios.Observation
+	for pi, o := range owner {
+		if o != ci {
+			continue
+		}
+		if obs[pi] == nil {
+			return nil
+		}
+		out = append(out, obs[pi]...)
+	}
+	return out
+}
+
+func (s *Session) progress() {
+	if s.Config.Progress == nil {
+		return
+	}
+	end := "\n"
+	if s.Config.ProgressInPlace {
+		fmt.Fprint(s.Config.Progress, "\r")
+		end = ""
+	}
+	fmt.Fprintf(s.Config.Progress, "  probed %d/%d cases, %d failing so far%s", s.judged, max(s.total, s.judged), s.failures, end)
+}
+
+// Observed returns every case observed so far with its observations, for
+// writing partial results after an interrupt.
+func (s *Session) Observed() map[string][]scenarios.Observation {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[string][]scenarios.Observation, len(s.obs))
+	for k, v := range s.obs {
+		out[k] = v
+	}
+	return out
+}
+
+// selectedCases applies Ginkgo's label filter, focus and skip (and
+// corscheck's own --focus) to the cases, the way Ginkgo will apply them to
+// the specs Define builds.
+func (s *Session) selectedCases() ([]scenarios.Case, error) {
+	cfg, _ := ginkgo.GinkgoConfiguration()
+	filter, err := types.ParseLabelFilter(cfg.LabelFilter)
+	if err != nil {
+		return nil, fmt.Errorf("--label-filter: %w", err)
+	}
+	focus, err := compileAll(cfg.FocusStrings)
+	if err != nil {
+		return nil, fmt.Errorf("--focus: %w", err)
+	}
+	skip, err := compileAll(cfg.SkipStrings)
+	if err != nil {
+		return nil, fmt.Errorf("--skip: %w", err)
+	}
+	var out []scenarios.Case
+	for _, c := range s.Cases {
+		if c.SkipReason != "" || !filter(c.Labels) || s.focus != nil && !s.focus(c) {
+			continue
+		}
+		text := specText(c)
+		if len(focus) > 0 && !anyMatch(focus, text) || anyMatch(skip, text) {
+			continue
+		}
+		out = append(out, c)
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Request.Origin < out[j].Request.Origin })
+	return out, nil
+}
+
+// specText is the full text Ginkgo matches its own --focus against:
+// container and spec.
+func specText(c scenarios.Case) string { return c.Family + " " + specName(c) }
+
+func specName(c scenarios.Case) string { return c.ID + ": " + scenarios.Visible(c.Title) }
+
+func compileAll(ss []string) ([]*regexp.Regexp, error) {
+	var out []*regexp.Regexp
+	for _, s := range ss {
+		re, err := regexp.Compile(s)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, re)
+	}
+	return out, nil
+}
+
+func anyMatch(res []*regexp.Regexp, s string) bool {
+	for _, re := range res {
+		if re.MatchString(s) {
+			return true
+		}
+	}
+	return false
+}
