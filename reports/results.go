@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"sort"
@@ -160,13 +161,80 @@ func (r *Results) Finish() {
 			r.Browser = c.Observed.Browser
 		}
 	}
-	r.Findings = findings(r.Cases)
+	r.Findings = append(statusFindings(r.Cases), findings(r.Cases)...)
+}
+
+// Failing reports whether the run must not pass: a case failed or had no
+// verdict, or a finding of severity error stands (answers that were not
+// about CORS, such as 401s to allowed origins).
+func (r *Results) Failing() bool {
+	if r.Summary.Failed+r.Summary.Errored > 0 {
+		return true
+	}
+	for _, f := range r.Findings {
+		if f.Severity == "error" {
+			return true
+		}
+	}
+	return false
+}
+
+// statusFindings come first: when allowed-origin requests were answered
+// 401/403/407/429/5xx, corscheck could not get into the API, and a green
+// CORS verdict on those answers says nothing about the API's own.
+func statusFindings(cases []CaseResult) []Finding {
+	byStatus := map[int]*Finding{}
+	routes := map[int]map[string]bool{}
+	var order []int
+	for _, c := range cases {
+		if c.Status == 0 || c.Inconclusive || hasLabel(c.Labels, "origin:hostile") {
+			continue
+		}
+		f := byStatus[c.Status]
+		if f == nil {
+			f = &Finding{ID: fmt.Sprintf("status.%d", c.Status), Severity: "error", Fix: scenarios.StatusFix(c.Status)}
+			byStatus[c.Status] = f
+			routes[c.Status] = map[string]bool{}
+			order = append(order, c.Status)
+		}
+		f.Cases = append(f.Cases, c.ID)
+		routes[c.Status][routeName(c)] = true
+	}
+	sort.Ints(order)
+	var out []Finding
+	for _, st := range order {
+		f := byStatus[st]
+		f.Routes = scenarios.RouteNames(routes[st])
+		f.Message = fmt.Sprintf("%d actual request%s from allowed origins %s answered %d: the verdict covers the CORS headers of that answer, not of your API (routes %s)",
+			len(f.Cases), plural(len(f.Cases)), wereWas(len(f.Cases)), st, strings.Join(f.Routes, ", "))
+		out = append(out, *f)
+	}
+	return out
+}
+
+func wereWas(n int) string {
+	if n == 1 {
+		return "was"
+	}
+	return "were"
+}
+
+// routeName is the route a case probed, for findings.
+func routeName(c CaseResult) string {
+	if c.Route != "" {
+		return c.Route
+	}
+	if u, err := url.Parse(c.Request.URL); err == nil && u.Path != "" {
+		return u.Path
+	}
+	return "/"
 }
 
 // findings groups failing and erroring cases by cause: hostile origins by
 // kind, blocks by Chrome's reason, other checks by the header at fault.
 func findings(cases []CaseResult) []Finding {
 	byKey := map[string]*Finding{}
+	routes := map[string]map[string]bool{}
 	var order []string
 	for _, c := range cases {
 		if c.Verdict != scenarios.Fail && c.Verdict != scenarios.Error {
@@ -181,14 +249,21 @@ func findings(cases []CaseResult) []Finding {
 			}
 			f = &Finding{ID: key, Severity: sev, Message: msg, Fix: c.Fix}
 			byKey[key] = f
+			routes[key] = map[string]bool{}
 			order = append(order, key)
 		}
 		f.Cases = append(f.Cases, c.ID)
+		routes[key][routeName(c)] = true
 	}
 	out := make([]Finding, 0, len(order))
 	for _, k := range order {
 		f := byKey[k]
-		f.Message = fmt.Sprintf("%s (%d case%s)", f.Message, len(f.Cases), plural(len(f.Cases)))
+		f.Routes = scenarios.RouteNames(routes[k])
+		where := ""
+		if len(f.Routes) > 1 || len(f.Routes) == 1 && hasRoutes(cases) {
+			where = ", routes " + strings.Join(f.Routes, ", ")
+		}
+		f.Message = fmt.Sprintf("%s (%d case%s%s)", f.Message, len(f.Cases), plural(len(f.Cases)), where)
 		out = append(out, *f)
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Severity == "error" && out[j].Severity != "error" })
@@ -206,6 +281,8 @@ func familyThenID(famA, idA, famB, idB string) bool {
 func findingKey(c CaseResult) (string, string) {
 	o := c.Observed
 	switch {
+	case c.Verdict == scenarios.Error && c.Inconclusive:
+		return fmt.Sprintf("inconclusive.%d", c.Status), fmt.Sprintf("requests from hostile origins were answered %d without CORS headers: they never reached the CORS layer, so whether it refuses those origins is unknown", c.Status)
 	case c.Verdict == scenarios.Error:
 		kind := string(o.ErrorKind)
 		if kind == "" {
@@ -235,6 +312,16 @@ var checkMessages = map[string]string{
 	"expose": "script cannot read the headers the policy exposes, or can read headers it does not (Access-Control-Expose-Headers)",
 	"cache":  "preflights are not cached as the policy's maxAge says (Access-Control-Max-Age)",
 	"vary":   "responses whose Access-Control-Allow-Origin echoes the origin lack Vary: Origin, so shared caches can serve one origin's answer to another",
+}
+
+// hasRoutes reports whether the run covered routes besides the target.
+func hasRoutes(cases []CaseResult) bool {
+	for _, c := range cases {
+		if c.Route != "" {
+			return true
+		}
+	}
+	return false
 }
 
 func explanationSentence(c CaseResult) string {

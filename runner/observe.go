@@ -122,7 +122,11 @@ func (c *collector) observe(origin, token string, seq int, f Fetch, js jsResult,
 		}
 		if len(actual.cookies) > 0 {
 			for _, ck := range actual.cookies[0] {
-				ob.Cookies = append(ob.Cookies, scenarios.Cookie{Name: ck.Cookie.Name, Blocked: ck.BlockedReasons})
+				c := scenarios.Cookie{Name: ck.Cookie.Name}
+				if len(ck.BlockedReasons) > 0 {
+					c.Blocked = ck.BlockedReasons
+				}
+				ob.Cookies = append(ob.Cookies, c)
 			}
 			sort.Slice(ob.Cookies, func(i, j int) bool { return ob.Cookies[i].Name < ob.Cookies[j].Name })
 		}

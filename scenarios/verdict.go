@@ -184,13 +184,14 @@ func withStatus(c Case, o Observation, j Judgement) Judgement {
 		return Judgement{Verdict: Error, Status: status, Inconclusive: true,
 			Message: fmt.Sprintf("%s: inconclusive: the server answered %d without CORS headers, so the request never reached the CORS layer and whether it would refuse %s is unknown",
 				describeRequest(c.Request), status, Visible(c.Request.Origin)),
-			Fix: statusFix(status)}
+			Fix: StatusFix(status)}
 	}
 	j.Message += fmt.Sprintf(" (the server answered %d: the verdict covers the CORS headers of that answer, not of your API)", status)
 	return j
 }
 
-func statusFix(status int) string {
+// StatusFix says what to do about an answer that was not about CORS.
+func StatusFix(status int) string {
 	switch {
 	case status == 401 || status == 403 || status == 407:
 		return "Give corscheck credentials (--header 'Authorization: Bearer ${TOKEN}', --cookie, or auth: in the policy), or list the status in expectStatus: if it is expected."
@@ -468,4 +469,25 @@ func keys(m map[string]bool) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// CorroboratesRefusal reports whether an inconclusive hostile observation
+// (answered with a non-CORS status and no CORS headers) is a refusal after
+// all: the same request from an allowed origin got the same status with
+// Access-Control-Allow-Origin, so the CORS layer runs on those answers,
+// and it gave this origin nothing.
+func CorroboratesRefusal(hostile, allowed Observation) bool {
+	if hostile.Response == nil || allowed.Response == nil || hostile.Response.Status != allowed.Response.Status {
+		return false
+	}
+	acao, ok := allowed.Response.Header("access-control-allow-origin")
+	return ok && acao != "" && acao != "*"
+}
+
+// Corroborated is the judgement of a hostile case that CorroboratesRefusal
+// settled: a pass, with the evidence in its message.
+func Corroborated(c Case, o Observation, allowedOrigin string) Judgement {
+	return Judgement{Verdict: Pass, Status: o.Response.Status,
+		Message: fmt.Sprintf("%s: %s blocked it (%s), as the policy requires: the server answered %d without CORS headers, while the same request from %s got %d with them, so the CORS layer runs on these answers and refused this origin",
+			describeRequest(c.Request), o.engineName(), reason(o), o.Response.Status, Visible(allowedOrigin), o.Response.Status)}
 }

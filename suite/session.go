@@ -282,6 +282,10 @@ func checkLoopback(target string, allow bool, resolve map[string]string) error {
 	if IsLoopbackHost(host) {
 		return nil
 	}
+	if net.ParseIP(strings.Trim(host, "[]")) == nil {
+		return fmt.Errorf("target %s is not on loopback: corscheck sends real requests, including PUT and DELETE, to it. If %s runs here, map it with --resolve %s:127.0.0.1; for a staging server you own elsewhere, add --allow-remote",
+			scenarios.Visible(target), scenarios.Visible(host), scenarios.Visible(host))
+	}
 	return fmt.Errorf("target %s is not on loopback: corscheck sends real requests, including PUT and DELETE, to it. Point it at a staging server you own and add --allow-remote", scenarios.Visible(target))
 }
 

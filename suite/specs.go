@@ -124,6 +124,7 @@ func (s *Session) Results(r Report) *reports.Results {
 			res.Cases = append(res.Cases, reports.NewCaseResult(c, obs, scenarios.Judge(c, obs)))
 		}
 	}
+	s.corroborate(res)
 	res.DurationMs = float64(time.Since(s.Started).Microseconds()) / 1000
 	res.Finish()
 	res.Redact(s.Secrets)
@@ -133,4 +134,32 @@ func (s *Session) Results(r Report) *reports.Results {
 // Summary renders a one-line summary: N passed, N failed, N errored, N skipped.
 func Summary(r *reports.Results) string {
 	return fmt.Sprintf("%d passed, %d failed, %d errored, %d skipped", r.Summary.Passed, r.Summary.Failed, r.Summary.Errored, r.Summary.Skipped)
+}
+
+// corroborate settles inconclusive hostile cases whose allowed-origin twin
+// (same request, same route, the first allowed origin) shows the CORS layer
+// runs on that status and set CORS headers there.
+func (s *Session) corroborate(res *reports.Results) {
+	byID := make(map[string]int, len(res.Cases))
+	for i, c := range res.Cases {
+		byID[c.ID] = i
+	}
+	cases := make(map[string]scenarios.Case, len(s.Cases))
+	for _, c := range s.Cases {
+		cases[c.ID] = c
+	}
+	allowed := firstOrigin(s.Policy)
+	for i, cr := range res.Cases {
+		if !cr.Inconclusive {
+			continue
+		}
+		twinID := strings.TrimSuffix(cr.ID, scenarios.Slug(cr.Request.Origin)) + scenarios.Slug(allowed)
+		j, ok := byID[twinID]
+		if !ok || !scenarios.CorroboratesRefusal(cr.Observed, res.Cases[j].Observed) {
+			continue
+		}
+		c := cases[cr.ID]
+		obs := append([]scenarios.Observation{cr.Observed}, cr.Repeats...)
+		res.Cases[i] = reports.NewCaseResult(c, obs, scenarios.Corroborated(c, cr.Observed, allowed))
+	}
 }

@@ -84,7 +84,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) error {
 	if res.Interrupted {
 		return &exitError{1, errors.New("interrupted: partial results written")}
 	}
-	if res.Summary.Failed+res.Summary.Errored > 0 {
+	if res.Failing() {
 		return &exitError{1, nil}
 	}
 	return nil
