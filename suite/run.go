@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"regexp"
+	"strings"
 
 	"github.com/onsi/ginkgo/v2"
 	"github.com/onsi/ginkgo/v2/formatter"
@@ -75,9 +76,11 @@ func compileMatcher(f Filter) (func(scenarios.Case) bool, error) {
 	}, nil
 }
 
-// plainError is Ginkgo's error text without its terminal colour codes.
+// plainError is Ginkgo's error text on one line, without its terminal
+// colour codes.
 func plainError(err error) string {
-	return regexp.MustCompile("\x1b\\[[0-9;]*m|\\{\\{/?[a-z-]+\\}\\}").ReplaceAllString(err.Error(), "")
+	s := regexp.MustCompile("\x1b\\[[0-9;]*m|\\{\\{/?[a-z-]+\\}\\}").ReplaceAllString(err.Error(), "")
+	return strings.Join(strings.Fields(s), " ")
 }
 
 // Setup does everything between Prepare and the specs: the reachability

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -20,8 +19,7 @@ import (
 var implName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
 
 func cmdCompat(args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("compat", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("compat", stderr)
 	policy := fs.String("policy", "", "policy file every target is tested against (required)")
 	out := fs.String("out", "corscheck-compat", "directory for compat.html, compat.json and one folder per target")
 	timeout := fs.Duration("timeout", 10*time.Second, "time limit for each fetch")
@@ -35,7 +33,7 @@ func cmdCompat(args []string, stdout, stderr io.Writer) error {
 	}
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
-		return &exitError{2, errors.New("")}
+		return err
 	}
 	if *policy == "" {
 		return usageErr("compat needs --policy FILE: every target is judged against the same policy")

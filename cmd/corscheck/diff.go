@@ -1,8 +1,6 @@
 package main
 
 import (
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 
@@ -10,8 +8,7 @@ import (
 )
 
 func cmdDiff(args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("diff", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("diff", stderr)
 	htmlOut := fs.String("html", "", "also write the diff as an HTML page")
 	mdOut := fs.String("markdown", "", "also write the diff as Markdown for a pull-request comment")
 	fs.Usage = func() {
@@ -20,7 +17,7 @@ func cmdDiff(args []string, stdout, stderr io.Writer) error {
 	}
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
-		return &exitError{2, errors.New("")}
+		return err
 	}
 	if len(pos) != 2 {
 		return usageErr("diff takes two results files: corscheck diff OLD.json NEW.json")

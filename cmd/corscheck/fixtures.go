@@ -1,8 +1,6 @@
 package main
 
 import (
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -26,14 +24,13 @@ func cmdFixtures(args []string, stdout, stderr io.Writer) error {
 		}
 		return nil
 	case "serve":
-		fs := flag.NewFlagSet("fixtures serve", flag.ContinueOnError)
-		fs.SetOutput(stderr)
+		fs := newFlagSet("fixtures serve", stderr)
 		addr := fs.String("addr", "127.0.0.1:0", "loopback address to listen on")
 		anyAddr := fs.Bool("listen-any", false, "allow a non-loopback --addr such as 0.0.0.0:8080 (inside a container)")
 		policyPath := fs.String("policy", "", "policy the fixture implements (default: the shared sample policy)")
 		pos, err := parseInterleaved(fs, args[1:])
 		if err != nil {
-			return &exitError{2, errors.New("")}
+			return err
 		}
 		if len(pos) != 1 {
 			return usageErr("fixtures serve takes one NAME; `corscheck fixtures list` shows them")

@@ -10,6 +10,7 @@ import (
 	"os"
 	"runtime/debug"
 	"strings"
+	"time"
 )
 
 // version is set with -ldflags "-X main.version=..."; else the module version.
@@ -97,8 +98,18 @@ func run(args []string, stdout, stderr io.Writer) int {
 	return 2
 }
 
+// newFlagSet is a FlagSet for a command: parse errors come back as one
+// line (parseInterleaved), never as the whole usage text.
+func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	return fs
+}
+
 // parseInterleaved parses flags that may come before or after positional
 // arguments (`probe URL --origin O` and `probe --origin O URL` both work).
+// A bad flag is a usage error of one line that names the nearest flag or
+// the fix; -h prints the command's usage.
 func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
 	var flags, positional []string
 	for i := 0; i < len(args); i++ {
@@ -126,10 +137,94 @@ func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
 			}
 		}
 	}
-	if err := fs.Parse(flags); err != nil {
-		return nil, err
+	usage := fs.Usage
+	fs.Usage = func() {}
+	out := fs.Output()
+	fs.SetOutput(io.Discard)
+	err := fs.Parse(flags)
+	fs.Usage = usage
+	fs.SetOutput(out)
+	switch {
+	case err == flag.ErrHelp:
+		if usage != nil {
+			usage()
+		} else {
+			fs.PrintDefaults()
+		}
+		return nil, &exitError{0, nil}
+	case err != nil:
+		return nil, &exitError{2, flagError(fs, err)}
 	}
 	return positional, nil
+}
+
+// flagError turns the flag package's error into one line with the fix.
+func flagError(fs *flag.FlagSet, err error) error {
+	msg := err.Error()
+	if name, ok := strings.CutPrefix(msg, "flag provided but not defined: "); ok {
+		name = strings.TrimLeft(name, "-")
+		var names []string
+		fs.VisitAll(func(f *flag.Flag) { names = append(names, f.Name) })
+		hint := ""
+		if best := nearest(name, names); best != "" {
+			hint = fmt.Sprintf("; did you mean --%s?", best)
+		}
+		return fmt.Errorf("%s: unknown flag --%s%s (corscheck %s -h lists the flags)", fs.Name(), name, hint, fs.Name())
+	}
+	if rest, ok := strings.CutPrefix(msg, "invalid value "); ok {
+		// invalid value "10" for flag -timeout: parse error
+		value, after, _ := strings.Cut(rest, " for flag -")
+		name, why, _ := strings.Cut(after, ": ")
+		if f := fs.Lookup(name); f != nil {
+			if _, isDuration := f.Value.(interface{ Get() any }).Get().(time.Duration); isDuration {
+				v := strings.Trim(value, `"`)
+				return fmt.Errorf("--%s %s: a duration needs a unit, e.g. --%s %ss or --%s 500ms", name, v, name, v, name)
+			}
+		}
+		return fmt.Errorf("--%s %s: %s", name, strings.Trim(value, `"`), why)
+	}
+	if name, ok := strings.CutPrefix(msg, "flag needs an argument: -"); ok {
+		return fmt.Errorf("--%s needs a value (corscheck %s -h)", name, fs.Name())
+	}
+	return err
+}
+
+// nearest is the candidate closest to s by edit distance (at most 3).
+func nearest(s string, candidates []string) string {
+	best, bestD := "", 4
+	for _, c := range candidates {
+		if d := editDistance(s, c); d < bestD {
+			best, bestD = c, d
+		}
+	}
+	if best == "" {
+		for _, c := range candidates {
+			if strings.HasPrefix(c, s) || strings.HasPrefix(s, c) {
+				return c
+			}
+		}
+	}
+	return best
+}
+
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
 }
 
 // listFlag collects a repeatable flag.

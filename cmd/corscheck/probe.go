@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net/url"
@@ -15,74 +14,164 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/corscheck/corscheck/reports"
 	"github.com/corscheck/corscheck/runner"
 	"github.com/corscheck/corscheck/scenarios"
 	"github.com/corscheck/corscheck/suite"
 )
 
 func cmdProbe(args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("probe", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("probe", stderr)
 	origin := fs.String("origin", "", "origin of the page that fetches, e.g. https://app.example.com, or null (required)")
 	method := fs.String("method", "GET", "request method")
-	var headers, read listFlag
-	fs.Var(&headers, "header", "request header 'Name: value' (repeatable)")
+	var headers, read, cookies listFlag
+	fs.Var(&headers, "header", "request header 'Name: value' (repeatable; ${VAR} reads the environment)")
 	fs.Var(&read, "read-header", "response header whose script-visible value to report (repeatable)")
+	fs.Var(&cookies, "cookie", "'name=value[; SameSite=None; Secure]' put in the browser's cookie jar for the URL's host (repeatable)")
 	creds := fs.String("credentials", "same-origin", "fetch() credentials mode: omit, same-origin or include")
-	timeout := fs.Duration("timeout", 10*time.Second, "time limit for the fetch; longer is an error, never blocked")
+	mode := fs.String("mode", "cors", "fetch() mode: cors, no-cors or same-origin")
+	redirect := fs.String("redirect", "follow", "fetch() redirect mode: follow, manual or error")
+	referrer := fs.String("referrer-policy", "", "fetch() referrerPolicy, e.g. no-referrer")
+	body := fs.String("body", "", "request body")
+	contentType := fs.String("content-type", "", "Content-Type of the body (a shorthand for --header 'Content-Type: ...')")
+	repeat := fs.Int("repeat", 1, "fetch the same URL this many times, to see the preflight cache answer")
+	timeout := fs.Duration("timeout", 10*time.Second, "time limit for each fetch, body included; longer is an error, never blocked")
 	asJSON := fs.Bool("json", false, "print one JSON object")
 	var browserOpts runner.Options
 	browserOpts.RegisterFlags(fs)
 	allowRemote := fs.Bool("allow-remote", false, "allow a target that is not on loopback")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: corscheck probe URL --origin ORIGIN [flags]\n\nRuns one fetch() in headless Chrome from ORIGIN and says what Chrome did and why.\nExit status: 0 allowed, 1 blocked, 2 error.\n\nFlags:")
+		fmt.Fprintln(stderr, "Usage: corscheck probe URL --origin ORIGIN [flags]\n\nRuns one fetch() in a real browser from ORIGIN and says what the browser did and why.\nExit status: 0 allowed, 1 blocked, 2 error.\n\nFlags:")
 		fs.PrintDefaults()
 	}
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
-		return &exitError{2, errors.New("")}
+		return err
 	}
-	fetch, err := probeRequest(pos, *origin, *method, headers, *creds, *timeout)
+	if *contentType != "" {
+		headers = append(headers, "Content-Type: "+*contentType)
+	}
+	fetch, secrets, err := probeRequest(pos, *origin, *method, headers, *creds, *timeout)
 	if err != nil {
 		return &exitError{2, err}
 	}
-	if !*allowRemote {
-		u, _ := url.Parse(fetch.URL)
-		if !suite.IsLoopbackHost(u.Hostname()) {
-			return usageErr("%s is not on loopback; corscheck only sends requests elsewhere with --allow-remote", fetch.URL)
+	if fetch.Mode, err = oneOf("--mode", *mode, scenarios.Modes); err != nil {
+		return &exitError{2, err}
+	}
+	if fetch.Redirect, err = oneOf("--redirect", *redirect, scenarios.RedirectModes); err != nil {
+		return &exitError{2, err}
+	}
+	if *referrer != "" {
+		if fetch.ReferrerPolicy, err = oneOf("--referrer-policy", *referrer, scenarios.ReferrerPolicies); err != nil {
+			return &exitError{2, err}
 		}
 	}
+	if fetch.Mode == "cors" {
+		fetch.Mode = ""
+	}
+	if fetch.Redirect == "follow" {
+		fetch.Redirect = ""
+	}
+	fetch.Body = *body
+	if *repeat < 1 || *repeat > 20 {
+		return usageErr("--repeat %d: give 1 to 20", *repeat)
+	}
+	if err := browserOpts.Validate(); err != nil {
+		return &exitError{2, err}
+	}
+	u, _ := url.Parse(fetch.URL)
+	host := u.Hostname()
+	if a, ok := browserOpts.Resolve[strings.ToLower(host)]; ok {
+		host = a
+	}
+	if !*allowRemote {
+		if !suite.IsLoopbackHost(host) {
+			return usageErr("%s is not on loopback; corscheck only sends requests elsewhere with --allow-remote (or map a local name with --resolve HOST:127.0.0.1)", scenarios.Visible(fetch.URL))
+		}
+		browserOpts.LoopbackOnly, browserOpts.AllowHosts = true, []string{u.Hostname()}
+	}
 	fetch.ReadHeaders = read
+	var setup runner.PageSetup
+	for _, raw := range cookies {
+		c, err := scenarios.ParseCookie(raw)
+		if err != nil {
+			return usageErr("--cookie: %v", err)
+		}
+		if c.Value, err = scenarios.ExpandEnv(c.Value, os.LookupEnv); err != nil {
+			return usageErr("--cookie %s: %v", c.Name, err)
+		}
+		secrets = append(secrets, c.Value)
+		spec := runner.CookieSpec{Name: c.Name, Value: c.Value, URL: u.Scheme + "://" + u.Host + "/", Path: "/", SameSite: c.SameSite, Domain: c.Domain, HTTPOnly: c.HTTPOnly, Secure: u.Scheme == "https"}
+		if c.Path != "" {
+			spec.Path = c.Path
+		}
+		if c.Secure != nil {
+			spec.Secure = *c.Secure
+		}
+		if spec.SameSite == "" && u.Scheme == "https" {
+			spec.SameSite = "None"
+		}
+		setup.Cookies = append(setup.Cookies, spec)
+	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if len(browserOpts.CACerts) > 0 && u.Scheme == "https" {
+		cas, err := runner.LoadCAs(browserOpts.CACerts)
+		if err != nil {
+			return &exitError{2, err}
+		}
+		if browserOpts.TrustSPKI, err = runner.TrustChain(ctx, fetch.URL, cas, browserOpts.Resolve); err != nil {
+			return &exitError{2, err}
+		}
+	}
 	b, err := runner.Start(ctx, browserOpts)
 	if err != nil {
 		return &exitError{2, err}
 	}
 	defer b.Close()
-	obs, err := b.Run(ctx, []runner.Probe{{Origin: *origin, Fetches: []runner.Fetch{fetch}}}, runner.RunOptions{Timeout: *timeout})
+	fetches := make([]runner.Fetch, *repeat)
+	for i := range fetches {
+		fetches[i] = fetch
+	}
+	obs, err := b.Run(ctx, []runner.Probe{{Origin: *origin, Fetches: fetches}}, runner.RunOptions{Timeout: *timeout, Setup: setup})
 	if err != nil || obs[0] == nil {
 		return &exitError{2, fmt.Errorf("interrupted: %v", err)}
 	}
 	o := obs[0][0]
+	redact := func(s string) string { return reports.RedactText(s, secrets) }
 	if *asJSON {
-		// The observation's fields are the contract; the explanation is extra.
+		// The observation's fields are the contract; the explanation, the
+		// repeats and the preflight count are extra.
 		out := struct {
 			scenarios.Observation
-			Explanation *scenarios.Explanation `json:"explanation,omitempty"`
+			Explanation    *scenarios.Explanation  `json:"explanation,omitempty"`
+			Repeats        []scenarios.Observation `json:"repeats,omitempty"`
+			PreflightsSent *int                    `json:"preflightsSent,omitempty"`
 		}{Observation: o}
 		if o.Outcome != scenarios.Allowed {
 			e := scenarios.Explain(o)
 			out.Explanation = &e
 		}
-		enc := json.NewEncoder(stdout)
+		if *repeat > 1 {
+			out.Repeats = obs[0][1:]
+			n := preflightsSent(obs[0])
+			out.PreflightsSent = &n
+		}
+		var buf strings.Builder
+		enc := json.NewEncoder(&buf)
 		enc.SetIndent("", "  ")
 		if err := enc.Encode(out); err != nil {
 			return err
 		}
+		fmt.Fprint(stdout, redact(buf.String()))
 	} else {
-		printObservation(stdout, o)
+		var buf strings.Builder
+		printObservation(&buf, o)
+		if *repeat > 1 {
+			printRepeats(&buf, obs[0])
+		}
+		fmt.Fprint(stdout, redact(buf.String()))
 	}
 	switch o.Outcome {
 	case scenarios.Allowed:
@@ -90,45 +179,88 @@ func cmdProbe(args []string, stdout, stderr io.Writer) error {
 	case scenarios.Blocked:
 		return &exitError{1, nil}
 	}
+	if msg := suite.EnvironmentProblem(o, *timeout); msg != "" {
+		return &exitError{2, errors.New(redact(msg))}
+	}
 	return &exitError{2, nil}
 }
 
+// preflightsSent counts the preflights a probe's fetches caused.
+func preflightsSent(obs []scenarios.Observation) int {
+	n := 0
+	for _, o := range obs {
+		if o.Preflight != nil {
+			n += max(1, o.Preflights)
+		}
+	}
+	return n
+}
+
+// printRepeats says, for each repeat, whether the preflight cache answered.
+func printRepeats(w io.Writer, obs []scenarios.Observation) {
+	fmt.Fprintf(w, "\n  repeats: %d fetches caused %d preflight(s)\n", len(obs), preflightsSent(obs))
+	for i, o := range obs[1:] {
+		cache := "a preflight was sent"
+		if o.Preflight == nil && scenarios.NeedsPreflight(o.Request) {
+			cache = "no preflight: the preflight cache answered"
+		} else if o.Preflight == nil {
+			cache = "no preflight needed"
+		}
+		fmt.Fprintf(w, "    #%d %s, %s\n", i+2, strings.ToUpper(o.Outcome.String()), cache)
+	}
+}
+
+func oneOf(flag, v string, allowed []string) (string, error) {
+	for _, a := range allowed {
+		if v == a {
+			return v, nil
+		}
+	}
+	return "", fmt.Errorf("%s %q: want one of %s", flag, v, strings.Join(allowed, ", "))
+}
+
 // probeRequest validates the probe's arguments; each error names the flag
-// and shows a valid value.
-func probeRequest(pos []string, origin, method string, headers []string, creds string, timeout time.Duration) (runner.Fetch, error) {
+// and shows a valid value. It returns the secrets among the header values.
+func probeRequest(pos []string, origin, method string, headers []string, creds string, timeout time.Duration) (runner.Fetch, []string, error) {
 	var f runner.Fetch
 	if len(pos) != 1 {
-		return f, errors.New("probe takes one URL, e.g. corscheck probe http://127.0.0.1:8080/api --origin https://app.example.com")
+		return f, nil, errors.New("probe takes one URL, e.g. corscheck probe http://127.0.0.1:8080/api --origin https://app.example.com")
 	}
 	if err := scenarios.CheckTargetURL(pos[0]); err != nil {
-		return f, fmt.Errorf("URL: %v", err)
+		return f, nil, fmt.Errorf("URL: %v", err)
 	}
 	if origin == "" {
-		return f, errors.New("--origin is required, e.g. --origin https://app.example.com (or --origin null)")
+		return f, nil, errors.New("--origin is required, e.g. --origin https://app.example.com (or --origin null)")
 	}
 	if err := scenarios.CheckOrigin(origin); err != nil {
-		return f, fmt.Errorf("--origin: %v", err)
+		return f, nil, fmt.Errorf("--origin: %v", err)
 	}
 	if method == "" || strings.ContainsAny(method, " \t,:/") {
-		return f, fmt.Errorf("--method %q: give one method such as PUT", method)
+		return f, nil, fmt.Errorf("--method %q: give one method such as PUT", scenarios.Visible(method))
 	}
 	c, err := scenarios.ParseCredentials(creds)
 	if err != nil {
-		return f, fmt.Errorf("--credentials: %v", err)
+		return f, nil, fmt.Errorf("--credentials: %v", err)
 	}
 	if timeout <= 0 {
-		return f, fmt.Errorf("--timeout %s: give a positive duration such as 10s", timeout)
+		return f, nil, fmt.Errorf("--timeout %s: give a positive duration such as 10s", timeout)
 	}
 	h := map[string]string{}
+	var secrets []string
 	for _, raw := range headers {
-		name, value, ok := strings.Cut(raw, ":")
-		name, value = strings.TrimSpace(name), strings.TrimSpace(value)
-		if !ok || name == "" || strings.ContainsAny(name, " \t") {
-			return f, fmt.Errorf("--header %q: write 'Name: value', e.g. --header 'X-Request-ID: 42'", raw)
+		name, value, err := suite.ParseHeader(raw)
+		if err != nil {
+			return f, nil, err
+		}
+		if value, err = scenarios.ExpandEnv(value, os.LookupEnv); err != nil {
+			return f, nil, fmt.Errorf("--header %s: %v", name, err)
+		}
+		if strings.Contains(raw, "${") {
+			secrets = append(secrets, value)
 		}
 		h[name] = value
 	}
-	return runner.Fetch{URL: pos[0], Method: method, Headers: h, Credentials: c}, nil
+	return runner.Fetch{URL: pos[0], Method: method, Headers: h, Credentials: c}, secrets, nil
 }
 
 // printObservation writes the human form: verdict, Chrome's words, the

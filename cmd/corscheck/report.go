@@ -1,8 +1,6 @@
 package main
 
 import (
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 
@@ -10,12 +8,11 @@ import (
 )
 
 func cmdReport(args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("report", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("report", stderr)
 	out := fs.String("o", "report.html", "HTML file to write")
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
-		return &exitError{2, errors.New("")}
+		return err
 	}
 	if len(pos) != 1 {
 		return usageErr("report takes one results.json, e.g. corscheck report corscheck-report/results.json -o report.html")

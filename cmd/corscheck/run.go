@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net/url"
@@ -20,8 +19,7 @@ import (
 )
 
 func cmdRun(args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("run", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("run", stderr)
 	cfg := suite.Config{Out: "corscheck-report", Version: toolVersion(), Progress: stderr, ProgressInPlace: isTerminal(stderr)}
 	cfg.RegisterFlags(fs)
 	var f suite.Filter
@@ -35,7 +33,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) error {
 	}
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
-		return &exitError{2, errors.New("")}
+		return err
 	}
 	if len(pos) > 0 {
 		return usageErr("run takes no arguments (got %q); use --target URL", pos[0])
