@@ -29,7 +29,7 @@ lint:
 test: deps lint
 	@mkdir -p bin && rm -f bin/real-implementations.txt
 	CORSCHECK_SUMMARY=$(CURDIR)/bin/real-implementations.txt $(GO) test -count=1 ./...
-	@echo "Real CORS implementations under fixtures/policies/sample.yaml (Chromium):" && cat bin/real-implementations.txt
+	@echo "Real CORS implementations under fixtures/policies/sample.yaml, and the browser-truth corpus:" && cat bin/real-implementations.txt
 	$(GO) test -run '^$$' -fuzz FuzzParsePolicy -fuzztime $(FUZZTIME) ./scenarios
 
 # Tests that need no browser.

@@ -236,6 +236,9 @@ func classifyFailure(ob *scenarios.Observation, actual *netRequest, pfs []*netRe
 	case actual.blockedReason != "":
 		ob.Outcome, ob.ErrorKind = scenarios.Errored, scenarios.ErrorBrowser
 		ob.Error = "the browser blocked the request before CORS (" + actual.blockedReason + ")"
+	case ob.Request.Redirect == "error" && ob.Response != nil && ob.Response.Status >= 300 && ob.Response.Status < 400:
+		ob.Outcome, ob.ErrorKind = scenarios.Errored, scenarios.ErrorRedirectMode
+		ob.Error = fmt.Sprintf("the page asked fetch() to fail on redirects (redirect: \"error\") and the server answered %d: no CORS verdict", ob.Response.Status)
 	default:
 		ob.Outcome, ob.ErrorKind = scenarios.Errored, NetErrorKind(failed.errorText)
 		ob.Error = "network error: " + failed.errorText

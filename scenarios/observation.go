@@ -266,6 +266,9 @@ const (
 	ErrorDNS ErrorKind = "dns"
 	// ErrorUnsafePort: the browser refuses to connect to the target's port.
 	ErrorUnsafePort ErrorKind = "unsafe-port"
+	// ErrorRedirectMode: the page asked fetch() to fail on redirects
+	// (redirect: "error") and the server redirected.
+	ErrorRedirectMode ErrorKind = "redirect-mode"
 	// ErrorNotRun marks fetches corscheck did not send because the target
 	// had stopped answering.
 	ErrorNotRun ErrorKind = "not-run"

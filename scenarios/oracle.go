@@ -3,6 +3,7 @@ package scenarios
 import (
 	"net/url"
 	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -288,19 +289,37 @@ func DecideChain(r Request, preflight *Exchange, hops []Hop, actual *Response) O
 	if actual == nil {
 		return OracleResult{Errored, "", ""}
 	}
-	if originOf(current) == page && !tainted {
-		return OracleResult{Allowed, "", ""}
+	crossNow := originOf(current) != page || tainted
+	if crossNow {
+		if ce, param := corsCheck(sent, include, actual.Headers); ce != "" {
+			return OracleResult{Blocked, ce, param}
+		}
 	}
-	if ce, param := corsCheck(sent, include, actual.Headers); ce != "" {
-		return OracleResult{Blocked, ce, param}
+	if loc, isRedirect := actual.Header("location"); isRedirect && isRedirectStatus(actual.Status) {
+		// The last answer is a redirect the browser did not follow.
+		switch r.RedirectOrDefault() {
+		case "error":
+			return OracleResult{Errored, "", ""} // the page refused redirects: no CORS verdict
+		case "follow":
+			base, _ := url.Parse(current)
+			if next, err := url.Parse(loc); err == nil && base.ResolveReference(next).User != nil && (crossNow || originOf(base.ResolveReference(next).String()) != page) {
+				return OracleResult{Blocked, "RedirectContainsCredentials", ""}
+			}
+		}
 	}
 	return OracleResult{Allowed, "", ""}
+}
+
+// isRedirectStatus reports the Fetch Standard's redirect statuses (304 is
+// not one: a preflight answered 304 fails on its status).
+func isRedirectStatus(s int) bool {
+	return s == 301 || s == 302 || s == 303 || s == 307 || s == 308
 }
 
 // preflightFails runs the checks on a preflight response, in Chrome's
 // order; ok is true when the preflight fails.
 func preflightFails(r Request, preflight *Exchange, include bool) (OracleResult, bool) {
-	if preflight.Status >= 300 && preflight.Status < 400 {
+	if isRedirectStatus(preflight.Status) {
 		return OracleResult{Blocked, "PreflightDisallowedRedirect", ""}, true
 	}
 	if ce, param := corsCheck(r.Origin, include, preflight.ResponseHeaders); ce != "" {
@@ -309,13 +328,14 @@ func preflightFails(r Request, preflight *Exchange, include bool) (OracleResult,
 	if preflight.Status < 200 || preflight.Status > 299 {
 		return OracleResult{Blocked, "PreflightInvalidStatus", ""}, true
 	}
+	// Chrome reports these two with an empty failedParameter.
 	methods, ok := tokenList(headerValue(preflight.ResponseHeaders, "access-control-allow-methods"))
 	if !ok {
-		return OracleResult{Blocked, "InvalidAllowMethodsPreflightResponse", headerValue(preflight.ResponseHeaders, "access-control-allow-methods")}, true
+		return OracleResult{Blocked, "InvalidAllowMethodsPreflightResponse", ""}, true
 	}
 	allowed, ok := tokenList(headerValue(preflight.ResponseHeaders, "access-control-allow-headers"))
 	if !ok {
-		return OracleResult{Blocked, "InvalidAllowHeadersPreflightResponse", headerValue(preflight.ResponseHeaders, "access-control-allow-headers")}, true
+		return OracleResult{Blocked, "InvalidAllowHeadersPreflightResponse", ""}, true
 	}
 	m := NormalizeMethod(r.Method)
 	if !safelistedMethods[m] && !contains(methods, m) && !(contains(methods, "*") && !include) {
@@ -421,4 +441,121 @@ func (p *Policy) ExposedTo(header string, cred Credentials) bool {
 		return true
 	}
 	return contains(p.ExposeHeaders, "*") && cred != CredentialsInclude
+}
+
+// ReadableNames are the response header names script can read from a
+// response the browser handed to the page, per the Fetch Standard: for a
+// CORS response the safelisted names and those Access-Control-Expose-Headers
+// lists ("*" means all, only without credentials); for a same-origin
+// response every name; for an opaque (no-cors) one none. Set-Cookie is
+// never readable.
+func ReadableNames(r Request, tainted bool, finalURL string, h map[string]string) []string {
+	cross := tainted || originOf(finalURL) != r.Origin
+	if r.ModeOrDefault() == "no-cors" && cross {
+		return nil
+	}
+	exposed := map[string]bool{}
+	star := false
+	if v, ok := lookup(h, "access-control-expose-headers"); ok {
+		names, valid := tokenList(strings.ReplaceAll(v, "\n", ","))
+		if valid {
+			for _, n := range names {
+				if n == "*" {
+					star = r.Credentials != CredentialsInclude
+				}
+				exposed[strings.ToLower(n)] = true
+			}
+		}
+	}
+	var out []string
+	for name := range h {
+		n := strings.ToLower(name)
+		if n == "set-cookie" || n == "set-cookie2" {
+			continue
+		}
+		if !cross || contains(safelistedResponseHeaders, n) || exposed[n] || star {
+			out = append(out, n)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Tainted reports whether an observation's redirects made its origin
+// opaque: a hop from one origin to another while already cross-origin.
+func Tainted(r Request, hops []Hop) bool {
+	current := r.URL
+	for _, h := range hops {
+		loc, err := url.Parse(h.Location())
+		if err != nil {
+			return false
+		}
+		base, _ := url.Parse(current)
+		next := base.ResolveReference(loc).String()
+		if originOf(next) != originOf(current) && originOf(current) != r.Origin {
+			return true
+		}
+		current = next
+	}
+	return false
+}
+
+// MaxAge is the preflight cache lifetime the browser takes from a
+// preflight response: Access-Control-Max-Age when it is an integer (capped
+// at Chrome's 7200 s), else the default 5 s. Chrome deviation
+// (ChromeDeviations["negative-max-age"]): a negative value is not a
+// parse failure there but a lifetime of 0, so nothing is cached.
+func MaxAge(preflight *Exchange) int {
+	v, ok := preflight.ResponseHeader("access-control-max-age")
+	if !ok {
+		return 5
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(v))
+	if err != nil {
+		return 5
+	}
+	return max(0, min(n, ChromeMaxAge))
+}
+
+// ChromeDeviations names where Chrome 156 departs from the Fetch Standard,
+// with the Chromium source that causes it. The oracle follows Chrome in
+// each; the corpus has a row for each.
+var ChromeDeviations = map[string]string{
+	"preflight-origin-before-status": "Chrome checks a preflight's Access-Control-Allow-Origin before its status, so a 404 or 401 without CORS headers reports PreflightMissingAllowOriginHeader, not PreflightInvalidStatus (services/network/cors/preflight_controller.cc: CheckPreflightAccessAndReportError runs cors::CheckAccess first).",
+	"acah-wildcard-authorization":    "Access-Control-Allow-Headers: * without credentials also covers Authorization; the spec says it never does. Chrome only reports a deprecation issue (services/network/public/cpp/cors/preflight_result.cc: EnsureAllowedCrossOriginHeaders, has_authorization_covered_by_wildcard_on_preflight).",
+	"max-age-cap":                    "Access-Control-Max-Age is capped at 7200 s (services/network/public/cpp/cors/preflight_result.cc: kMaxTimeout); Firefox caps at 86400 s.",
+	"negative-max-age":               "A negative Access-Control-Max-Age is a lifetime of 0 (nothing cached), not a parse failure with the default 5 s (preflight_result.cc parses it as an integer and clamps it).",
+	"invalid-list-parameter":         "InvalidAllowMethodsPreflightResponse and InvalidAllowHeadersPreflightResponse carry an empty failedParameter.",
+}
+
+// PreflightsFor is how many preflights a server sees for a request fetched
+// `fetches` times in a row, given what the first fetch observed: one for a
+// cross-origin request that needs one, and one more for each followed
+// redirect to another URL that still needs one; repeats send none while a
+// passed preflight is cached (max-age above 0), and one each otherwise.
+func PreflightsFor(o Observation, fetches int) int {
+	r := o.Request
+	if r.ModeOrDefault() != "cors" || !NeedsPreflight(r) || originOf(r.URL) == r.Origin {
+		return 0
+	}
+	first := 1
+	method := r.Method
+	for _, h := range o.Redirects {
+		if h.Status == 303 || (h.Status == 301 || h.Status == 302) && NormalizeMethod(method) == "POST" {
+			method = "GET"
+		}
+		rr := r
+		rr.Method = method
+		if NeedsPreflight(rr) {
+			first++
+		}
+	}
+	if o.Preflight == nil {
+		return first * fetches
+	}
+	cached := o.Outcome != Blocked || !o.CorsError.IsPreflight()
+	if cached && MaxAge(o.Preflight) > 0 && len(o.Redirects) == 0 {
+		return first
+	}
+	return first * fetches
 }
