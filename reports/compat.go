@@ -137,6 +137,7 @@ th.impl{writing-mode:vertical-rl;transform:rotate(180deg);white-space:nowrap}</s
 
 // HTML renders compat.html: Autobahn style, every cell a link to its evidence.
 func (c *Compat) HTML() ([]byte, error) {
+	c = display(c)
 	policy, err := json.MarshalIndent(c.Policy, "", "  ")
 	if err != nil {
 		return nil, err

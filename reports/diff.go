@@ -63,8 +63,10 @@ func reasonOf(c CaseResult) string {
 	return ""
 }
 
-// Diff compares old and new case by case (by ID).
+// Diff compares old and new case by case (by ID). Its writers show
+// target text through scenarios.VisibleLines, like every human-facing output.
 func Diff(old, new *Results) *DiffResult {
+	old, new = old.Display(), new.Display()
 	d := &DiffResult{Old: old, New: new}
 	oldBy := map[string]CaseResult{}
 	for _, c := range old.Cases {

@@ -109,7 +109,11 @@ var reportTmpl = template.Must(template.New("report").Funcs(template.FuncMap{
 {{if .Observed.Error}}<pre>{{.Observed.Error}}</pre>{{end}}
 <p><b>Request</b> <code>{{.Request.Method}} {{.Request.URL}}</code> from <code>{{.Request.Origin}}</code>, credentials {{.Request.Credentials}}</p>
 {{with .Observed.Preflight}}<p><b>Preflight</b> status {{.Status}}</p><pre>{{headers .RequestHeaders}}</pre><pre>{{headers .ResponseHeaders}}</pre>{{end}}
-{{with .Observed.Response}}<p><b>Response</b> status {{.Status}}</p><pre>{{headers .Headers}}</pre>{{end}}
+{{range .Observed.Redirects}}<p><b>Redirect</b> {{.Status}} from <code>{{.URL}}</code> (Origin sent: <code>{{.OriginSent}}</code>)</p><pre>{{headers .ResponseHeaders}}</pre>{{end}}
+{{with .Observed.Response}}<p><b>Response</b> status {{.Status}}{{if .URL}} from <code>{{.URL}}</code>{{end}}</p><pre>{{headers .Headers}}</pre>{{end}}
+{{if .Status}}<p class="error"><b>Not about CORS:</b> the server answered {{.Status}}{{if .Inconclusive}}; this case is inconclusive{{end}}.</p>{{end}}
+{{with .Observed.Body}}{{if not .Complete}}<p><b>Body</b> {{.Bytes}} bytes{{if .Capped}}, not read further (corscheck reads at most 1 MiB of a body it does not need){{else}}, incomplete: {{.Error}}{{end}} (no effect on the CORS verdict)</p>{{end}}{{end}}
+{{if .Observed.Cookies}}<p><b>Cookies</b> {{range .Observed.Cookies}}<code>{{.Name}}</code> {{if .Sent}}sent{{else}}not sent ({{range $i, $r := .Blocked}}{{if $i}}, {{end}}{{$r}}{{end}}){{end}}; {{end}}</p>{{end}}
 {{range .Repeats}}<p><b>Repeat</b>: {{.Outcome}}{{if .Preflight}}, preflight sent{{else}}, no preflight{{end}}</p>{{end}}
 {{with .Explanation}}{{if .Snippets}}<details><summary>Fix in your stack</summary>{{range $k, $v := .Snippets}}<p><b>{{$k}}</b></p><pre>{{$v}}</pre>{{end}}</details>{{end}}{{end}}
 {{if .Spec}}<p class="meta">Fetch Standard: <a href="{{.Spec}}" rel="noreferrer">{{.Spec}}</a></p>{{end}}
@@ -123,6 +127,7 @@ var reportTmpl = template.Must(template.New("report").Funcs(template.FuncMap{
 // HTML renders report.html: self-contained (inline CSS and one hashed
 // inline script, no external requests), every value escaped.
 func (r *Results) HTML() ([]byte, error) {
+	r = r.Display()
 	families := distinct(r.Cases, func(c CaseResult) string { return c.Family })
 	origins := distinct(r.Cases, func(c CaseResult) string { return c.Request.Origin })
 	methods := distinct(r.Cases, func(c CaseResult) string { return c.Request.Method })

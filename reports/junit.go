@@ -60,6 +60,7 @@ type junitSkipped struct {
 // (name and classname always set), <failure> for fail and <error> for error,
 // in the shape Jenkins, GitLab and GitHub reporters read.
 func (r *Results) JUnit() ([]byte, error) {
+	r = r.Display()
 	doc := junitSuites{Name: "corscheck", Time: seconds(r.DurationMs)}
 	index := map[string]int{}
 	for _, c := range r.Cases {

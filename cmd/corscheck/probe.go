@@ -171,7 +171,7 @@ func cmdProbe(args []string, stdout, stderr io.Writer) error {
 		if *repeat > 1 {
 			printRepeats(&buf, obs[0])
 		}
-		fmt.Fprint(stdout, redact(buf.String()))
+		fmt.Fprint(stdout, clean(redact(buf.String())))
 	}
 	switch o.Outcome {
 	case scenarios.Allowed:
@@ -325,19 +325,9 @@ func printObservation(w io.Writer, o scenarios.Observation) {
 }
 
 // clean makes text from a target safe for a terminal: control characters
-// (escape sequences a hostile server could send in a header) are shown as
-// \xNN instead of being interpreted.
-func clean(s string) string {
-	var b strings.Builder
-	for _, r := range s {
-		if r < 0x20 && r != '\t' && r != '\n' || r == 0x7f || r >= 0x80 && r <= 0x9f {
-			fmt.Fprintf(&b, "\\x%02x", r)
-			continue
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
-}
+// (escape sequences a hostile server could send in a header) and bidi
+// controls are shown as \xNN or \uNNNN instead of acting.
+func clean(s string) string { return scenarios.VisibleLines(s) }
 
 // printHeaders prints headers; request side shows only what matters to CORS.
 func printHeaders(w io.Writer, prefix string, h map[string]string, corsOnly bool) {

@@ -144,6 +144,7 @@ func printMatrix(w io.Writer, cases []scenarios.Case) {
 // printFailures prints the findings, each with a few of its cases, so a CI
 // log says what broke without opening the report.
 func printFailures(w io.Writer, res *reports.Results) {
+	res = res.Display()
 	for _, f := range res.Findings {
 		fmt.Fprintf(w, "%s: %s\n", strings.ToUpper(f.Severity), clean(f.Message))
 		if f.Fix != "" {
