@@ -37,6 +37,7 @@ type Summary struct {
 type CaseResult struct {
 	ID       string                `json:"id"`
 	Family   string                `json:"family"`
+	Check    scenarios.Check       `json:"check,omitempty"`
 	Title    string                `json:"title"`
 	Labels   []string              `json:"labels"`
 	Spec     string                `json:"spec,omitempty"`
@@ -63,16 +64,9 @@ type CaseResult struct {
 	Inconclusive bool `json:"inconclusive,omitempty"`
 }
 
-// Finding groups failed cases that share one cause.
-type Finding struct {
-	ID       string   `json:"id"`
-	Severity string   `json:"severity"`
-	Message  string   `json:"message"`
-	Fix      string   `json:"fix,omitempty"`
-	Cases    []string `json:"cases"`
-	// Routes are the routes the finding covers.
-	Routes []string `json:"routes,omitempty"`
-}
+// Finding is one server behaviour behind failing cases (the cause model
+// of scenarios.Causes).
+type Finding = scenarios.Finding
 
 // Route is one route of the run, for the route view.
 type Route struct {
@@ -104,6 +98,8 @@ type Results struct {
 	Resolve map[string]string `json:"resolve,omitempty"`
 	// Stack is the server stack fixes are shown for (--stack, or detected).
 	Stack string `json:"stack,omitempty"`
+	// StackEvidence says what gave the stack away when it was detected.
+	StackEvidence string `json:"stackEvidence,omitempty"`
 	// Routes are the routes the run covered.
 	Routes []Route `json:"routes,omitempty"`
 	// WriteError is set when the outputs could not be written.
@@ -113,7 +109,7 @@ type Results struct {
 // NewCaseResult joins a case, its observations and its judgement.
 func NewCaseResult(c scenarios.Case, obs []scenarios.Observation, j scenarios.Judgement) CaseResult {
 	r := CaseResult{
-		ID: c.ID, Family: c.Family, Title: c.Title, Labels: c.Labels, Spec: c.Spec, Severity: c.Severity,
+		ID: c.ID, Family: c.Family, Check: c.Check, Title: c.Title, Labels: c.Labels, Spec: c.Spec, Severity: c.Severity,
 		Request: c.Request, Expected: c.Expected, Verdict: j.Verdict, Message: j.Message, Fix: j.Fix, Header: j.Header,
 	}
 	r.Route, r.Status, r.Inconclusive = c.Route, j.Status, j.Inconclusive
@@ -161,7 +157,37 @@ func (r *Results) Finish() {
 			r.Browser = c.Observed.Browser
 		}
 	}
-	r.Findings = append(statusFindings(r.Cases), findings(r.Cases)...)
+	items := make([]scenarios.Judged, len(r.Cases))
+	var obs []scenarios.Observation
+	for i, c := range r.Cases {
+		items[i] = c.judged()
+		obs = append(obs, c.Observed)
+	}
+	if r.Stack == "" {
+		if d, ok := scenarios.DetectStack(obs); ok {
+			r.Stack, r.StackEvidence = d.Stack, d.Evidence
+		}
+	}
+	policy := r.Policy
+	if policy == nil {
+		policy = &scenarios.Policy{}
+	}
+	r.Findings = append(statusFindings(r.Cases), scenarios.Causes(items, policy, r.Stack)...)
+}
+
+// judged is the case as the cause model reads it.
+func (c CaseResult) judged() scenarios.Judged {
+	kind := ""
+	for _, l := range c.Labels {
+		if k, ok := strings.CutPrefix(l, "hostile:"); ok {
+			kind = k
+		}
+	}
+	return scenarios.Judged{
+		Case: scenarios.Case{ID: c.ID, Family: c.Family, Title: c.Title, Labels: c.Labels, Request: c.Request, Route: c.Route,
+			Hostile: hasLabel(c.Labels, "origin:hostile"), HostileKind: kind, Check: c.Check, Expected: c.Expected, Severity: c.Severity},
+		Obs: c.Observed, Verdict: c.Verdict, Message: c.Message, Fix: c.Fix, Header: c.Header, Status: c.Status, Inconclusive: c.Inconclusive,
+	}
 }
 
 // Failing reports whether the run must not pass: a case failed or had no
@@ -230,105 +256,12 @@ func routeName(c CaseResult) string {
 	return "/"
 }
 
-// findings groups failing and erroring cases by cause: hostile origins by
-// kind, blocks by Chrome's reason, other checks by the header at fault.
-func findings(cases []CaseResult) []Finding {
-	byKey := map[string]*Finding{}
-	routes := map[string]map[string]bool{}
-	var order []string
-	for _, c := range cases {
-		if c.Verdict != scenarios.Fail && c.Verdict != scenarios.Error {
-			continue
-		}
-		key, msg := findingKey(c)
-		f := byKey[key]
-		if f == nil {
-			sev := c.Severity
-			if sev == "" || c.Verdict == scenarios.Error {
-				sev = "error"
-			}
-			f = &Finding{ID: key, Severity: sev, Message: msg, Fix: c.Fix}
-			byKey[key] = f
-			routes[key] = map[string]bool{}
-			order = append(order, key)
-		}
-		f.Cases = append(f.Cases, c.ID)
-		routes[key][routeName(c)] = true
-	}
-	out := make([]Finding, 0, len(order))
-	for _, k := range order {
-		f := byKey[k]
-		f.Routes = scenarios.RouteNames(routes[k])
-		where := ""
-		if len(f.Routes) > 1 || len(f.Routes) == 1 && hasRoutes(cases) {
-			where = ", routes " + strings.Join(f.Routes, ", ")
-		}
-		f.Message = fmt.Sprintf("%s (%d case%s%s)", f.Message, len(f.Cases), plural(len(f.Cases)), where)
-		out = append(out, *f)
-	}
-	sort.SliceStable(out, func(i, j int) bool { return out[i].Severity == "error" && out[j].Severity != "error" })
-	return out
-}
-
 // familyThenID is the report order: by family, then by case ID.
 func familyThenID(famA, idA, famB, idB string) bool {
 	if ra, rb := scenarios.FamilyRank(famA), scenarios.FamilyRank(famB); ra != rb {
 		return ra < rb
 	}
 	return idA < idB
-}
-
-func findingKey(c CaseResult) (string, string) {
-	o := c.Observed
-	switch {
-	case c.Verdict == scenarios.Error && c.Inconclusive:
-		return fmt.Sprintf("inconclusive.%d", c.Status), fmt.Sprintf("requests from hostile origins were answered %d without CORS headers: they never reached the CORS layer, so whether it refuses those origins is unknown", c.Status)
-	case c.Verdict == scenarios.Error:
-		kind := string(o.ErrorKind)
-		if kind == "" {
-			kind = "unknown"
-		}
-		return "error." + kind, "no CORS verdict: " + firstLine(o.Error)
-	case c.Expected.Outcome == scenarios.Blocked && o.Outcome == scenarios.Allowed:
-		kind := "origin"
-		for _, l := range c.Labels {
-			if strings.HasPrefix(l, "hostile:") {
-				kind = strings.TrimPrefix(l, "hostile:")
-			}
-		}
-		if !hasLabel(c.Labels, "origin:hostile") {
-			return "allowed." + c.Family, "Chrome allowed requests the policy refuses (" + c.Family + ")"
-		}
-		return "hostile-origin-allowed." + kind, fmt.Sprintf("%s %s origin the policy refuses was allowed, e.g. %s", article(kind), kind, c.Request.Origin)
-	case o.Outcome == scenarios.Blocked:
-		return "blocked." + string(o.CorsError), fmt.Sprintf("Chrome blocked requests the policy allows: %s", explanationSentence(c))
-	default:
-		return "check." + c.Family, checkMessages[c.Family]
-	}
-}
-
-// checkMessages describe failures of the checks that are not allowed/blocked.
-var checkMessages = map[string]string{
-	"expose": "script cannot read the headers the policy exposes, or can read headers it does not (Access-Control-Expose-Headers)",
-	"cache":  "preflights are not cached as the policy's maxAge says (Access-Control-Max-Age)",
-	"vary":   "responses whose Access-Control-Allow-Origin echoes the origin lack Vary: Origin, so shared caches can serve one origin's answer to another",
-}
-
-// hasRoutes reports whether the run covered routes besides the target.
-func hasRoutes(cases []CaseResult) bool {
-	for _, c := range cases {
-		if c.Route != "" {
-			return true
-		}
-	}
-	return false
-}
-
-func explanationSentence(c CaseResult) string {
-	if c.Explanation != nil {
-		return string(c.Observed.CorsError) + ": " + c.Explanation.Sentence
-	}
-	return string(c.Observed.CorsError)
 }
 
 func hasLabel(labels []string, l string) bool {
@@ -340,17 +273,7 @@ func hasLabel(labels []string, l string) bool {
 	return false
 }
 
-func firstLine(s string) string {
-	s, _, _ = strings.Cut(s, "\n")
-	return s
-}
 
-func article(word string) string {
-	if word != "" && strings.ContainsRune("aeiou", rune(word[0])) {
-		return "an"
-	}
-	return "a"
-}
 
 func plural(n int) string {
 	if n == 1 {

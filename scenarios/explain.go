@@ -15,9 +15,6 @@ type Explanation struct {
 	Snippets map[string]string `json:"snippets,omitempty"`
 }
 
-// Stacks for which Explain has snippets, in display order.
-var Stacks = []string{"express", "nginx", "apache", "aspnetcore", "go-rs-cors", "spring"}
-
 // fixKind groups corsErrors that share a remedy.
 type fixKind int
 
@@ -193,7 +190,7 @@ func Explain(o Observation) Explanation {
 		Sentence: sentence,
 		Header:   row.header,
 		Fix:      fill(row.fix),
-		Snippets: snippets(row.kind, o),
+		Snippets: observationSnippets(key, o),
 	}
 	return e
 }
@@ -255,71 +252,48 @@ func errorFix(o Observation) string {
 	return ""
 }
 
-// snippets returns per-stack configuration for the fix, filled with the
-// request's origin, method and headers.
-func snippets(k fixKind, o Observation) map[string]string {
-	origin := o.Request.Origin
-	method := NormalizeMethod(o.Request.Method)
-	headers := strings.Join(o.Request.HeaderNames(), ", ")
-	if headers == "" {
-		headers = "Content-Type"
-	}
-	quoted := func(list string) string {
-		parts := strings.Split(list, ", ")
-		for i, p := range parts {
-			parts[i] = `"` + p + `"`
-		}
-		return strings.Join(parts, ", ")
-	}
-	cred := o.Request.Credentials == CredentialsInclude
-	switch k {
-	case fixAllowOrigin, fixOneOrigin, fixWildcard, fixCredentials:
-		return map[string]string{
-			"express":    fmt.Sprintf("app.use(cors({ origin: [%q], credentials: %t }));  // before routes and auth; Express 5: app.options('/{*splat}', cors(...))", origin, cred),
-			"nginx":      fmt.Sprintf("map $http_origin $cors_origin { default \"\"; %q $http_origin; }\nadd_header Access-Control-Allow-Origin $cors_origin always;\nadd_header Access-Control-Allow-Credentials \"true\" always;\nadd_header Vary Origin always;", origin),
-			"apache":     fmt.Sprintf("SetEnvIf Origin \"^%s$\" CORS_ORIGIN=$0\nHeader always set Access-Control-Allow-Origin \"%%{CORS_ORIGIN}e\" env=CORS_ORIGIN\nHeader always set Access-Control-Allow-Credentials \"true\" env=CORS_ORIGIN\nHeader always merge Vary Origin", regexpQuote(origin)),
-			"aspnetcore": fmt.Sprintf("builder.Services.AddCors(o => o.AddDefaultPolicy(p => p.WithOrigins(%q)%s));\napp.UseCors();  // before UseAuthentication", origin, ternary(cred, ".AllowCredentials()", "")),
-			"go-rs-cors": fmt.Sprintf("cors.New(cors.Options{AllowedOrigins: []string{%q}, AllowCredentials: %t}).Handler(mux)", origin, cred),
-			"spring":     fmt.Sprintf("@CrossOrigin(origins = %q, allowCredentials = \"%t\")  // or CorsRegistry.addMapping(\"/**\").allowedOrigins(%q)", origin, cred, origin),
-		}
-	case fixPreflightStatus, fixRedirect:
-		return map[string]string{
-			"express":    "app.options('/{*splat}', cors(corsOptions));  // Express 5 path syntax; register before auth middleware",
-			"nginx":      "if ($request_method = OPTIONS) { add_header Access-Control-Allow-Origin $cors_origin always; add_header Access-Control-Allow-Methods \"" + method + "\" always; return 204; }",
-			"apache":     "<LimitExcept OPTIONS>\n  Require valid-user\n</LimitExcept>\nHeader always set Access-Control-Allow-Origin \"%{CORS_ORIGIN}e\" env=CORS_ORIGIN",
-			"aspnetcore": "app.UseCors();  // must come before app.UseAuthentication() and app.UseHttpsRedirection() for OPTIONS",
-			"go-rs-cors": "handler := cors.New(opts).Handler(authMiddleware(mux))  // CORS outermost, so OPTIONS never reaches auth",
-			"spring":     "http.cors(Customizer.withDefaults());  // Spring Security lets preflights through before authentication",
-		}
-	case fixMethods:
-		return map[string]string{
-			"express":    fmt.Sprintf("cors({ methods: [%q] })", method),
-			"nginx":      fmt.Sprintf("add_header Access-Control-Allow-Methods \"GET, POST, %s\" always;", method),
-			"apache":     fmt.Sprintf("Header always set Access-Control-Allow-Methods \"GET, POST, %s\"", method),
-			"aspnetcore": fmt.Sprintf("p.WithMethods(%q)", method),
-			"go-rs-cors": fmt.Sprintf("cors.Options{AllowedMethods: []string{%q}}", method),
-			"spring":     fmt.Sprintf(".allowedMethods(%q)", method),
-		}
-	case fixHeaders:
-		return map[string]string{
-			"express":    fmt.Sprintf("cors({ allowedHeaders: [%s] })", quoted(headers)),
-			"nginx":      fmt.Sprintf("add_header Access-Control-Allow-Headers \"%s\" always;", headers),
-			"apache":     fmt.Sprintf("Header always set Access-Control-Allow-Headers \"%s\"", headers),
-			"aspnetcore": fmt.Sprintf("p.WithHeaders(%s)", quoted(headers)),
-			"go-rs-cors": fmt.Sprintf("cors.Options{AllowedHeaders: []string{%s}}", quoted(headers)),
-			"spring":     fmt.Sprintf(".allowedHeaders(%s)", quoted(headers)),
-		}
-	}
-	return nil
+// explainCauses maps a corsError to the cause whose stack fixes apply.
+var explainCauses = map[CorsError]string{
+	"MissingAllowOriginHeader": "no-acao", "AllowOriginMismatch": "origin-mismatch", "MultipleAllowOriginValues": "multiple-acao",
+	"InvalidAllowOriginValue": "invalid-acao", "WildcardOriginNotAllowed": "wildcard-with-credentials", "InvalidAllowCredentials": "acac-invalid",
+	"PreflightDisallowedRedirect": "preflight-redirect", "MethodDisallowedByPreflightResponse": "methods-missing",
+	"HeaderDisallowedByPreflightResponse": "headers-missing", "InvalidAllowMethodsPreflightResponse": "invalid-methods-list",
+	"InvalidAllowHeadersPreflightResponse": "invalid-headers-list",
 }
 
-func regexpQuote(s string) string {
-	return strings.NewReplacer(".", `\.`, ":", `\:`, "/", `\/`).Replace(s)
-}
-
-func ternary(c bool, a, b string) string {
-	if c {
-		return a
+// observationSnippets are the stack fixes for one blocked fetch: the
+// stacks' CORS configuration for a policy that allows exactly that request.
+func observationSnippets(ce CorsError, o Observation) map[string]string {
+	cause, ok := explainCauses[ce]
+	if !ok {
+		cause, ok = explainCauses[CorsError(strings.TrimPrefix(string(ce), "Preflight"))]
 	}
-	return b
+	if ce == "PreflightInvalidStatus" || ce == "PreflightMissingAllowOriginHeader" && o.Preflight != nil && o.Preflight.Status >= 300 {
+		cause, ok = "auth-before-cors", true
+		if o.Preflight != nil && (o.Preflight.Status == 404 || o.Preflight.Status == 405) {
+			cause = "options-not-routed"
+		}
+	}
+	if !ok || o.Request.Origin == "" {
+		return nil
+	}
+	p := &Policy{Origins: []string{o.Request.Origin}, Methods: []string{"GET", "POST"}, Credentials: o.Request.Credentials == CredentialsInclude}
+	if m := NormalizeMethod(o.Request.Method); !contains(p.Methods, m) && !strings.ContainsAny(m, " ,") {
+		p.Methods = append(p.Methods, m)
+	}
+	for _, h := range o.Request.HeaderNames() {
+		if !IsSafelistedHeader(h, o.Request.Headers[h]) {
+			p.Headers = append(p.Headers, h)
+		}
+	}
+	age := 600
+	p.MaxAge = &age
+	out := map[string]string{}
+	for _, fx := range FixesFor(&Finding{Cause: cause}, p, "") {
+		out[fx.Stack] = fx.Snippet
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
 }

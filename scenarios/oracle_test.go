@@ -108,8 +108,8 @@ func TestExplainEveryKnownError(t *testing.T) {
 				t.Errorf("%s: empty explanation", name)
 			}
 			for _, s := range Stacks {
-				if e.Snippets != nil && e.Snippets[s] == "" {
-					t.Errorf("%s: no %s snippet", name, s)
+				if e.Snippets != nil && s.Fix != nil && e.Snippets[s.Name] == "" {
+					t.Errorf("%s: no %s snippet", name, s.Name)
 				}
 			}
 		}

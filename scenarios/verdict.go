@@ -79,7 +79,7 @@ func Judge(c Case, obs []Observation) Judgement {
 	if c.Check != CheckCache {
 		for _, o := range main {
 			if o.Outcome == Errored {
-				return Judgement{Verdict: Error, Message: fmt.Sprintf("%s: no CORS verdict: %s", describeRequest(c.Request), Visible(o.Error))}
+				return Judgement{Verdict: Error, Message: fmt.Sprintf("%s: no CORS verdict: %s", describeRequest(c.Request), Visible(o.Error)), Fix: errorFix(o)}
 			}
 		}
 	}

@@ -1,0 +1,87 @@
+package scenarios
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+)
+
+// nginx: a map picks the allowed origin in http {}, add_header ... always
+// sends the CORS headers on every status, and OPTIONS is answered with
+// return 204 in the location (the rewrite phase, before auth_basic).
+var nginxStack = registerStack(&Stack{Name: "nginx", Title: "nginx", Verified: true,
+	Detect: []DetectRule{{"server", regexp.MustCompile(`(?i)^nginx`)}},
+	Fix: func(cause string, f *Finding, p *Policy) (StackFix, bool) {
+		if !corsCauses[cause] {
+			return StackFix{}, false
+		}
+		return StackFix{Why: nginxWhy[cause], Parts: NginxCORS(p)}, true
+	}})
+
+var nginxWhy = map[string]string{
+	"no-cors-on-errors":    "nginx applies add_header to 2xx and 3xx answers only, unless the line ends with always: 401, 404 and 500 answers lose the CORS headers.",
+	"no-cors-on-preflight": "an add_header inside if ($request_method = OPTIONS) (or any nested block) replaces every add_header of the location: the CORS lines must be repeated inside it.",
+	"auth-before-cors":     "auth_basic runs in the access phase; return 204 for OPTIONS in the location runs in the rewrite phase, before it, so preflights never meet authentication.",
+	"route-outside-cors":   "a location with add_header of its own inherits none from outside: put the CORS lines in every location that serves the API.",
+	"multiple-acao":        "the app behind nginx sends Access-Control-Allow-Origin too: keep one layer (proxy_hide_header Access-Control-Allow-Origin; in nginx, or drop it in the app).",
+	"wildcard-all-origins": "map $http_origin lists the allowed origins exactly; the mapped value is empty for any other origin, and nginx omits an empty header.",
+	"fixed-origin":         "a fixed add_header Access-Control-Allow-Origin names one origin; the map echoes whichever allowed origin asked.",
+	"reflect-any-origin":   "add_header ... $http_origin echoes any origin; map it through the list of allowed origins first.",
+	"origin-match":         "a regex in the map must be anchored and escaped (~^https://app\\.example\\.com$); exact strings are safer.",
+	"methods-missing":      "Access-Control-Allow-Methods lists every method clients use, in the OPTIONS block.",
+}
+
+// NginxCORS is the nginx configuration that implements a policy: the map
+// (in http {}) and the location lines. The nginx fixture runs exactly
+// these lines, so every nginx snippet corscheck prints is tested.
+func NginxCORS(p *Policy) []SnippetPart {
+	var http strings.Builder
+	http.WriteString("map $http_origin $cors_origin {\n    default \"\";\n")
+	for _, o := range p.Origins {
+		switch {
+		case o == "*":
+			http.WriteString("    ~. \"*\";\n")
+		case strings.Contains(o, "://*."):
+			http.WriteString(fmt.Sprintf("    \"~%s\" $http_origin;\n", originRegexp(&Policy{Origins: []string{o}})))
+		default:
+			http.WriteString(fmt.Sprintf("    %q $http_origin;\n", o))
+		}
+	}
+	http.WriteString("}\n")
+	creds := ""
+	if p.Credentials {
+		creds = "true"
+	}
+	http.WriteString(fmt.Sprintf("map $cors_origin $cors_credentials {\n    default \"%s\";\n    \"\" \"\";\n}\n", creds))
+
+	common := []string{
+		"add_header Access-Control-Allow-Origin $cors_origin always;",
+		"add_header Access-Control-Allow-Credentials $cors_credentials always;",
+		"add_header Vary Origin always;",
+	}
+	var loc strings.Builder
+	loc.WriteString("# OPTIONS is answered here, in the rewrite phase: before auth_basic, and\n")
+	loc.WriteString("# with every CORS line repeated (add_header in if replaces the outer ones).\n")
+	loc.WriteString("if ($request_method = OPTIONS) {\n")
+	for _, l := range common {
+		loc.WriteString("    " + l + "\n")
+	}
+	loc.WriteString(fmt.Sprintf("    add_header Access-Control-Allow-Methods %q always;\n", strings.Join(policyMethods(p), ", ")))
+	if len(p.Headers) > 0 {
+		loc.WriteString(fmt.Sprintf("    add_header Access-Control-Allow-Headers %q always;\n", strings.Join(p.Headers, ", ")))
+	}
+	if p.MaxAge != nil {
+		loc.WriteString(fmt.Sprintf("    add_header Access-Control-Max-Age %d always;\n", *p.MaxAge))
+	}
+	loc.WriteString("    return 204;\n}\n")
+	for _, l := range common {
+		loc.WriteString(l + "\n")
+	}
+	if e := exposed(p); len(e) > 0 {
+		loc.WriteString(fmt.Sprintf("add_header Access-Control-Expose-Headers %q always;\n", strings.Join(e, ", ")))
+	}
+	return []SnippetPart{
+		{Slot: "http", Where: "In http {} (a map may not appear in server or location)", Text: http.String()},
+		{Slot: "location", Where: "In every location that serves the API (always: on every status)", Text: loc.String()},
+	}
+}
