@@ -273,8 +273,6 @@ func hasLabel(labels []string, l string) bool {
 	return false
 }
 
-
-
 func plural(n int) string {
 	if n == 1 {
 		return ""

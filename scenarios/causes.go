@@ -468,9 +468,9 @@ func describeCause(f *Finding, facts []causeFacts, p *Policy, caseFix string, sh
 		"invalid-acao": {fmt.Sprintf("Access-Control-Allow-Origin is not an origin (%s)%s", Visible(first.value), on), "Send the origin exactly as scheme://host[:port], no path or trailing slash."},
 		"fixed-origin": {fmt.Sprintf("Access-Control-Allow-Origin is the fixed value %s for every origin%s, so the other allowed origins are refused", Visible(first.value), on),
 			"Echo the request's Origin when it is one of the allowed origins (a fixed value can name one origin only), with Vary: Origin."},
-		"origin-mismatch": {fmt.Sprintf("Access-Control-Allow-Origin names another origin (%s)%s", Visible(first.value), on), "Echo the request's exact Origin when it is allowed."},
-		"acac-missing": {"credentialed responses lack Access-Control-Allow-Credentials: true" + on, "Send Access-Control-Allow-Credentials: true (exactly) with the echoed origin on credentialed responses and preflights."},
-		"acac-invalid": {fmt.Sprintf("Access-Control-Allow-Credentials is %q, not exactly true%s", Visible(first.value), on), "Send Access-Control-Allow-Credentials: true, lower case, exactly."},
+		"origin-mismatch":      {fmt.Sprintf("Access-Control-Allow-Origin names another origin (%s)%s", Visible(first.value), on), "Echo the request's exact Origin when it is allowed."},
+		"acac-missing":         {"credentialed responses lack Access-Control-Allow-Credentials: true" + on, "Send Access-Control-Allow-Credentials: true (exactly) with the echoed origin on credentialed responses and preflights."},
+		"acac-invalid":         {fmt.Sprintf("Access-Control-Allow-Credentials is %q, not exactly true%s", Visible(first.value), on), "Send Access-Control-Allow-Credentials: true, lower case, exactly."},
 		"redirect-credentials": {"a redirect leads to a URL with credentials in it (user:password@)" + on, "Redirect to a URL without user information."},
 		"redirect-destination": {fmt.Sprintf("requests are redirected to %s%s, whose answer the browser refuses: after a redirect from one origin to another the browser sends Origin: null", Visible(first.value), on),
 			"Do not redirect CORS requests across origins, or make the destination allow them (Access-Control-Allow-Origin: * without credentials, or null)."},
@@ -493,8 +493,8 @@ func describeCause(f *Finding, facts []causeFacts, p *Policy, caseFix string, sh
 			fmt.Sprintf("Send Access-Control-Max-Age: %s on preflight responses.", maxAgeOf(p))},
 		"vary-missing": {"Access-Control-Allow-Origin depends on the origin but responses lack Vary: Origin" + on + ", so a shared cache can serve one origin's answer to another",
 			"Add Vary: Origin to every response whose Access-Control-Allow-Origin depends on the request's origin."},
-		"cookie-blocked": {fmt.Sprintf("CORS allows credentialed requests, but the browser sends no cookie %s%s", Visible(first.value), on), caseFix},
-		"inconclusive": {fmt.Sprintf("requests from hostile origins were answered %s without CORS headers%s: they never reached the CORS layer, so whether it refuses those origins is unknown", statuses, on), StatusFix(first.status)},
+		"cookie-blocked":       {fmt.Sprintf("CORS allows credentialed requests, but the browser sends no cookie %s%s", Visible(first.value), on), caseFix},
+		"inconclusive":         {fmt.Sprintf("requests from hostile origins were answered %s without CORS headers%s: they never reached the CORS layer, so whether it refuses those origins is unknown", statuses, on), StatusFix(first.status)},
 		"local-network-access": {"the browser's Local Network Access rules refused requests" + on + ": not the server's CORS policy", "Run without --local-network-access."},
 	}
 	if t, ok := text[f.Cause]; ok {
