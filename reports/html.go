@@ -69,7 +69,7 @@ var reportTmpl = template.Must(template.New("report").Funcs(template.FuncMap{
 <style>{{.CSS}}</style></head>
 <body><header>
 <h1>corscheck conformance report</h1>
-<div class="meta">target <code>{{.R.Target}}</code> · {{.R.Browser}} · started {{.R.StartedAt}} · {{printf "%.1f" .Seconds}} s · {{.R.Tool.Name}} {{.R.Tool.Version}}{{if .R.Interrupted}} · <b class="error">interrupted: partial results</b>{{end}}</div>
+<div class="meta">target <code>{{.R.Target}}</code> · {{.R.Browser}} · started {{.R.StartedAt}} · {{printf "%.1f" .Seconds}} s · {{.R.Tool.Name}} {{.R.Tool.Version}}{{if .R.Interrupted}} · <b class="error">interrupted: partial results</b>{{end}}{{if .R.Insecure}} · <b class="error">--insecure: certificate errors were ignored</b>{{end}}{{if .R.ChromeArgs}} · browser arguments <code>{{range .R.ChromeArgs}}{{.}} {{end}}</code>{{end}}{{if .R.Resolve}} · resolve {{range $h, $a := .R.Resolve}}<code>{{$h}}:{{$a}}</code> {{end}}{{end}}</div>
 <div class="counts">
 <div class="count"><b>{{.R.Summary.Total}}</b>cases</div>
 <div class="count pass"><b>{{.R.Summary.Passed}}</b>passed</div>
@@ -77,7 +77,11 @@ var reportTmpl = template.Must(template.New("report").Funcs(template.FuncMap{
 <div class="count error"><b>{{.R.Summary.Errored}}</b>errored</div>
 <div class="count skipped"><b>{{.R.Summary.Skipped}}</b>skipped</div>
 </div>
-{{if .R.Findings}}<h2>Findings</h2>{{range .R.Findings}}<div class="finding {{.Severity}}"><b>{{.Severity}}</b> {{.Message}}{{if .Fix}}<br>Fix: {{.Fix}}{{end}}</div>{{end}}{{end}}
+{{if .R.Findings}}<h2>Findings</h2>{{if .R.Stack}}<p class="meta">Fixes shown for <b>{{.R.Stack}}</b>{{if .R.StackEvidence}} (detected from <code>{{.R.StackEvidence}}</code>; corscheck run --stack NAME chooses another){{end}}; the other stacks' are folded.</p>{{end}}
+{{range .R.Findings}}<div class="finding {{.Severity}}"><b>{{.Severity}}</b> {{.Message}}{{if .Fix}}<br>Fix: {{.Fix}}{{end}}
+{{range $i, $fx := .Fixes}}{{if and (eq $i 0) (eq $fx.Stack $.R.Stack)}}<p><b>In {{$fx.Title}}</b>{{if not $fx.Verified}} (unverified: written from its documentation){{end}}{{if $fx.Why}}: {{$fx.Why}}{{end}}</p><pre>{{$fx.Snippet}}</pre>{{end}}{{end}}
+{{if .Fixes}}<details><summary>Fix in other stacks</summary>{{range $i, $fx := .Fixes}}{{if not (and (eq $i 0) (eq $fx.Stack $.R.Stack))}}<p><b>{{$fx.Title}}</b>{{if $fx.Verified}} (verified on the real server by corscheck's tests){{else}} (unverified){{end}}{{if $fx.Why}}: {{$fx.Why}}{{end}}</p><pre>{{$fx.Snippet}}</pre>{{end}}{{end}}</details>{{end}}
+</div>{{end}}{{end}}
 <details><summary>Policy</summary><pre>{{.PolicyJSON}}</pre></details>
 </header>
 <main>

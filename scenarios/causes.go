@@ -60,8 +60,9 @@ type causeFacts struct {
 // causeContext is what the cause model knows across cases.
 type causeContext struct {
 	// corsRoutes are the routes where some answer to an allowed origin
-	// carried Access-Control-Allow-Origin.
-	corsRoutes map[string]bool
+	// carried Access-Control-Allow-Origin; servedRoutes those where some
+	// actual request from an allowed origin got a 2xx answer.
+	corsRoutes, servedRoutes map[string]bool
 	// acaoOn2xx / acaoOnPreflight: some 2xx actual answer, some preflight
 	// answer to an allowed origin carried ACAO.
 	acaoOn2xx, acaoOnPreflight bool
@@ -162,7 +163,7 @@ func routeOf(c Case) string {
 }
 
 func newCauseContext(items []Judged) *causeContext {
-	ctx := &causeContext{corsRoutes: map[string]bool{}, acaoByMethod: map[string]bool{}}
+	ctx := &causeContext{corsRoutes: map[string]bool{}, servedRoutes: map[string]bool{}, acaoByMethod: map[string]bool{}}
 	fixed, fixedSeen, fixedOK := "", map[string]bool{}, true
 	for _, j := range items {
 		o := j.Obs
@@ -177,6 +178,9 @@ func newCauseContext(items []Judged) *causeContext {
 				}
 			}
 			continue
+		}
+		if o.Response != nil && o.Response.Status >= 200 && o.Response.Status < 300 {
+			ctx.servedRoutes[routeOf(j.Case)] = true
 		}
 		if acao, ok := o.Preflight.ResponseHeader("access-control-allow-origin"); ok && acao != "" {
 			ctx.acaoOnPreflight = true
@@ -230,6 +234,12 @@ func (ctx *causeContext) cause(j Judged) (causeFacts, bool) {
 	}
 	if o.Outcome == Allowed && c.Expected.Outcome == Blocked {
 		return ctx.tooPermissive(j, f), true
+	}
+	if c.Check == CheckCache && j.Header == "Access-Control-Max-Age" {
+		// The cache check judges the first candidate that passed, which
+		// need not be the case's first request.
+		f.kind, f.key = "max-age", "max-age"
+		return f, true
 	}
 	if j.Header == "Set-Cookie" {
 		for _, ck := range o.Cookies {
@@ -316,9 +326,10 @@ func (ctx *causeContext) blocked(j Judged, f causeFacts) causeFacts {
 	ce := o.CorsError
 	set := func(kind string) causeFacts { f.kind, f.key = kind, kind; return f }
 	route := routeOf(c)
-	// A route with no CORS at all while others have it: served outside
-	// the CORS layer. One cause for all its symptoms.
-	if len(ctx.corsRoutes) > 0 && !ctx.corsRoutes[route] {
+	// A route that serves content with no CORS at all while others have
+	// it: served outside the CORS layer. One cause for all its symptoms.
+	// (A route whose every answer is an auth refusal is not that.)
+	if len(ctx.corsRoutes) > 0 && !ctx.corsRoutes[route] && ctx.servedRoutes[route] {
 		if o.Preflight != nil {
 			f.status = o.Preflight.Status
 		}

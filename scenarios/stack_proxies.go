@@ -37,7 +37,7 @@ var apacheWhy = map[string]string{
 // VirtualHost (server context). The Apache fixture runs exactly these lines.
 func ApacheCORS(p *Policy) []SnippetPart {
 	var b strings.Builder
-	b.WriteString(fmt.Sprintf("SetEnvIf Origin %q CORS_ORIGIN=$1\n", originRegexp(p)))
+	b.WriteString(fmt.Sprintf("SetEnvIf Origin \"%s\" CORS_ORIGIN=$1\n", originRegexp(p)))
 	line := func(name, value string) {
 		b.WriteString(fmt.Sprintf("Header always set %s %q env=CORS_ORIGIN\n", name, value))
 	}

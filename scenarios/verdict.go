@@ -170,7 +170,7 @@ func nonCORSStatus(status int, expected []int) bool {
 // (gin-contrib/cors, Spring's "Invalid CORS request").
 func withStatus(c Case, o Observation, j Judgement) Judgement {
 	status := 0
-	if o.Response != nil && nonCORSStatus(o.Response.Status, c.ExpectStatus) {
+	if o.Response != nil && nonCORSStatus(o.Response.Status, c.ExpectStatus) && o.Response.Status != c.Expected.Status {
 		status = o.Response.Status
 	}
 	if o.Preflight != nil && (o.Preflight.Status == 429 || o.Preflight.Status >= 500) && !contains(intsToStrings(c.ExpectStatus), fmt.Sprint(o.Preflight.Status)) {

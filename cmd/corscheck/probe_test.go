@@ -93,3 +93,25 @@ func TestProbeAndFlagErrors(t *testing.T) {
 		t.Errorf("--list on a remote target: exit %d %s", r.code, r.stderr)
 	}
 }
+
+// run prints, under each finding, the fix for the stack it detected from
+// the responses; --stack chooses another.
+func TestRunPrintsTheStacksFix(t *testing.T) {
+	r := corscheck(t, nil, "run", "--fixture", "article-nginx", "--policy", "../../fixtures/policies/stack.yaml", "--out", t.TempDir())
+	if r.code != 1 {
+		t.Fatalf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	for _, want := range []string{"stack: nginx (detected from server: nginx/", "in nginx: nginx applies add_header to 2xx and 3xx answers only, unless the line ends with always",
+		"add_header Access-Control-Allow-Origin $cors_origin always;", "map $http_origin $cors_origin {"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("stdout lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	r = corscheck(t, nil, "run", "--fixture", "article-nginx", "--policy", "../../fixtures/policies/stack.yaml", "--stack", "caddy", "--out", t.TempDir())
+	if !strings.Contains(r.stdout, "stack: caddy\n") || !strings.Contains(r.stdout, "in Caddy:") || strings.Contains(r.stdout, "in nginx:") {
+		t.Errorf("--stack caddy:\n%s", r.stdout)
+	}
+	if r := corscheck(t, nil, "run", "--stack", "ngnix", "--list"); r.code != 2 || !strings.Contains(r.stderr, `unknown stack "ngnix"; did you mean "nginx"?`) {
+		t.Errorf("bad --stack: exit %d %s", r.code, r.stderr)
+	}
+}

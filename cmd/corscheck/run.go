@@ -141,14 +141,52 @@ func printMatrix(w io.Writer, cases []scenarios.Case) {
 	fmt.Fprintf(w, "%d cases\n", len(cases))
 }
 
-// printFailures prints the findings, each with a few of its cases, so a CI
-// log says what broke without opening the report.
+// printFailures prints the findings, each with its fix in the user's
+// stack (detected from the responses, or --stack) and a few of its cases,
+// so a CI log says what broke and what to change without the report.
 func printFailures(w io.Writer, res *reports.Results) {
 	res = res.Display()
+	if len(res.Findings) == 0 {
+		return
+	}
+	switch {
+	case res.Stack != "" && res.StackEvidence != "":
+		fmt.Fprintf(w, "stack: %s (detected from %s; --stack overrides)\n", res.Stack, res.StackEvidence)
+	case res.Stack != "":
+		fmt.Fprintf(w, "stack: %s\n", res.Stack)
+	}
+	shown := map[string]bool{}
 	for _, f := range res.Findings {
-		fmt.Fprintf(w, "%s: %s\n", strings.ToUpper(f.Severity), clean(f.Message))
+		fmt.Fprintf(w, "%s: %s\n", strings.ToUpper(f.Severity), f.Message)
 		if f.Fix != "" {
-			fmt.Fprintf(w, "  fix: %s\n", clean(f.Fix))
+			fmt.Fprintf(w, "  fix: %s\n", f.Fix)
+		}
+		printed := false
+		for _, fx := range f.Fixes {
+			if fx.Stack != res.Stack {
+				continue
+			}
+			verified := ""
+			if !fx.Verified {
+				verified = " (unverified: written from its documentation)"
+			}
+			fmt.Fprintf(w, "  in %s%s:", fx.Title, verified)
+			if fx.Why != "" {
+				fmt.Fprintf(w, " %s", fx.Why)
+			}
+			printed = true
+			if shown[fx.Snippet] {
+				fmt.Fprintln(w, " (the configuration printed above fixes this too)")
+				continue
+			}
+			shown[fx.Snippet] = true
+			fmt.Fprintln(w)
+			for _, line := range strings.Split(strings.TrimRight(fx.Snippet, "\n"), "\n") {
+				fmt.Fprintf(w, "    %s\n", line)
+			}
+		}
+		if !printed && len(f.Fixes) > 0 && res.Stack == "" {
+			fmt.Fprintf(w, "  snippets: --stack NAME prints this fix for your stack (%s); report.html has them all\n", strings.Join(stackNames(f.Fixes), ", "))
 		}
 		for i, id := range f.Cases {
 			if i == 3 {
@@ -158,6 +196,18 @@ func printFailures(w io.Writer, res *reports.Results) {
 			fmt.Fprintf(w, "  - %s\n", id)
 		}
 	}
+}
+
+func stackNames(fixes []scenarios.StackFix) []string {
+	var out []string
+	for _, fx := range fixes {
+		if len(out) == 6 {
+			out = append(out, "...")
+			break
+		}
+		out = append(out, fx.Stack)
+	}
+	return out
 }
 
 // isTerminal reports whether w is a terminal (a character device).
