@@ -4,13 +4,22 @@
 GO      ?= go
 BIN     := bin/corscheck
 FUZZTIME ?= 10s
+# The version stamped into release binaries: the tag, or tag-N-gREV(-dirty).
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+DIST    ?= dist
+RELEASE_PLATFORMS ?= linux/amd64 linux/arm64 darwin/amd64 darwin/arm64
+# Arguments for `make suite` (the Ginkgo route), e.g. ARGS="--policy my.yaml --target http://127.0.0.1:8080/api"
+ARGS    ?=
+GINKGO_FLAGS ?= -p
 
-.PHONY: all build chrome deps run test unit bench lint clean
+.PHONY: all build chrome deps run test unit bench lint clean suite release
 
 all: build
 
+# -buildvcs=auto stamps the commit into the binary (corscheck version),
+# whatever GOFLAGS says.
 build:
-	$(GO) build -o $(BIN) ./cmd/corscheck
+	$(GO) build -buildvcs=auto -o $(BIN) ./cmd/corscheck
 
 chrome:
 	@./.ci/ensure-chrome
@@ -36,8 +45,26 @@ test: deps lint
 unit:
 	$(GO) test -count=1 ./scenarios ./reports
 
+# The Ginkgo route, from the repository root: relative paths in ARGS are
+# resolved from here (CORSCHECK_BASE_DIR), not from suite/.
+suite: chrome
+	CORSCHECK_BASE_DIR=$(CURDIR) $(GO) run github.com/onsi/ginkgo/v2/ginkgo $(GINKGO_FLAGS) ./suite -- $(ARGS)
+
+# Static binaries for every platform, with SHA-256 checksums.
+release:
+	@rm -rf $(DIST) && mkdir -p $(DIST)
+	@set -e; for p in $(RELEASE_PLATFORMS); do \
+		os=$${p%/*}; arch=$${p#*/}; name=corscheck-$(VERSION)-$$os-$$arch; \
+		echo "build $$name"; \
+		CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build -trimpath -buildvcs=auto \
+			-ldflags "-s -w -X main.version=$(VERSION)" -o $(DIST)/$$name/corscheck ./cmd/corscheck; \
+		cp README.md $(DIST)/$$name/; \
+		tar -C $(DIST) -czf $(DIST)/$$name.tar.gz $$name; rm -rf $(DIST)/$$name; \
+	done
+	@cd $(DIST) && sha256sum *.tar.gz > SHA256SUMS && cat SHA256SUMS
+
 bench: chrome
 	$(GO) test -run '^$$' -bench . -benchtime 3x ./runner ./suite
 
 clean:
-	rm -rf bin corscheck-report
+	rm -rf bin corscheck-report $(DIST)

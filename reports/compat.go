@@ -23,6 +23,9 @@ type Implementation struct {
 	// Results and Report are paths relative to compat.json.
 	Results string `json:"results"`
 	Report  string `json:"report"`
+	// Unreachable is why this implementation has no verdicts (its target
+	// was down, its browser did not start): the column stays, marked.
+	Unreachable string `json:"unreachable,omitempty"`
 }
 
 // Cell is one implementation's verdict on one case.
@@ -59,6 +62,10 @@ func NewCompat(names []string, results []*Results) *Compat {
 	var order []string
 	for i, r := range results {
 		name := names[i]
+		if r == nil {
+			c.Implementations = append(c.Implementations, Implementation{Name: name, Unreachable: "no results"})
+			continue
+		}
 		if c.Policy == nil {
 			c.Policy = r.Policy
 		}
@@ -77,14 +84,19 @@ func NewCompat(names []string, results []*Results) *Compat {
 	for _, id := range order {
 		row := rows[id]
 		first, seen := scenarios.Verdict(0), false
-		for _, name := range names {
+		ran := 0
+		for i, name := range names {
+			if results[i] == nil {
+				continue
+			}
+			ran++
 			v := row.Cells[name].Verdict
 			if seen && v != first {
 				row.Differs = true
 			}
 			first, seen = v, true
 		}
-		if len(row.Cells) != len(names) {
+		if len(row.Cells) != ran {
 			row.Differs = true
 		}
 		c.Rows = append(c.Rows, *row)
@@ -93,6 +105,28 @@ func NewCompat(names []string, results []*Results) *Compat {
 		return familyThenID(c.Rows[i].Family, c.Rows[i].ID, c.Rows[j].Family, c.Rows[j].ID)
 	})
 	return c
+}
+
+// SetUnreachable records why an implementation has no results (its column
+// is shown, marked unreachable, with the reason).
+func (c *Compat) SetUnreachable(name, target, reason string) {
+	for i := range c.Implementations {
+		if c.Implementations[i].Name == name {
+			c.Implementations[i].Target, c.Implementations[i].Unreachable = target, reason
+			c.Implementations[i].Results, c.Implementations[i].Report = "", ""
+		}
+	}
+}
+
+// Unreachable counts the implementations without results.
+func (c *Compat) Unreachable() int {
+	n := 0
+	for _, im := range c.Implementations {
+		if im.Unreachable != "" {
+			n++
+		}
+	}
+	return n
 }
 
 // JSON renders compat.json.
@@ -124,13 +158,13 @@ th.impl{writing-mode:vertical-rl;transform:rotate(180deg);white-space:nowrap}</s
 <h1>corscheck compatibility matrix</h1>
 <div class="meta">{{len .C.Rows}} cases × {{len .C.Implementations}} implementations, one policy. Each cell links to its evidence.</div>
 <table><thead><tr><th>implementation</th><th>target</th><th>passed</th><th>failed</th><th>errored</th></tr></thead><tbody>
-{{range .C.Implementations}}<tr><td><a href="{{.Report}}">{{.Name}}</a></td><td><code>{{.Target}}</code></td><td class="pass">{{.Summary.Passed}}</td><td class="fail">{{.Summary.Failed}}</td><td class="error">{{.Summary.Errored}}</td></tr>
+{{range .C.Implementations}}{{if .Unreachable}}<tr><td>{{.Name}}</td><td><code>{{.Target}}</code></td><td class="error" colspan="3">unreachable: {{.Unreachable}}</td></tr>{{else}}<tr><td><a href="{{.Report}}">{{.Name}}</a></td><td><code>{{.Target}}</code></td><td class="pass">{{.Summary.Passed}}</td><td class="fail">{{.Summary.Failed}}</td><td class="error">{{.Summary.Errored}}</td></tr>{{end}}
 {{end}}</tbody></table>
 <details><summary>Policy</summary><pre>{{.PolicyJSON}}</pre></details>
 </header><main>
 <div class="filters"><label><input type="checkbox" id="only-diff" checked> only cases where implementations differ ({{.Differing}})</label></div>
 <table><thead><tr><th>case</th>{{range .C.Implementations}}<th class="impl">{{.Name}}</th>{{end}}</tr></thead><tbody>
-{{range $row := .C.Rows}}<tr class="row" data-differs="{{$row.Differs}}"><td><code>{{$row.ID}}</code></td>{{range $.C.Implementations}}{{$cell := index $row.Cells .Name}}{{if $cell.Verdict}}<td class="cell {{$cell.Verdict}}" title="{{$cell.Message}}"><a href="{{$cell.Link}}">{{$cell.Verdict}}</a>{{if and $cell.Reason (ne $cell.Verdict.String "pass")}}<br><small>{{$cell.Reason}}</small>{{end}}</td>{{else}}<td class="cell">—</td>{{end}}{{end}}</tr>
+{{range $row := .C.Rows}}<tr class="row" data-differs="{{$row.Differs}}"><td><code>{{$row.ID}}</code></td>{{range $.C.Implementations}}{{$cell := index $row.Cells .Name}}{{if .Unreachable}}<td class="cell error" title="{{.Unreachable}}">unreachable</td>{{else if $cell.Verdict}}<td class="cell {{$cell.Verdict}}" title="{{$cell.Message}}"><a href="{{$cell.Link}}">{{$cell.Verdict}}</a>{{if and $cell.Reason (ne $cell.Verdict.String "pass")}}<br><small>{{$cell.Reason}}</small>{{end}}</td>{{else}}<td class="cell">—</td>{{end}}{{end}}</tr>
 {{end}}</tbody></table></main>
 <script>{{.JS}}</script></body></html>
 `))

@@ -13,7 +13,7 @@ import (
 // Change is one case that differs between two runs.
 type Change struct {
 	ID        string `json:"id"`
-	Kind      string `json:"kind"` // regressed, fixed, reason-changed, appeared, disappeared
+	Kind      string `json:"kind"` // regressed, fixed, reason-changed, new, removed
 	Old       string `json:"old,omitempty"`
 	New       string `json:"new,omitempty"`
 	OldReason string `json:"oldReason,omitempty"`
@@ -21,16 +21,29 @@ type Change struct {
 	Header    string `json:"header,omitempty"`
 	Message   string `json:"message,omitempty"`
 	Fix       string `json:"fix,omitempty"`
+	// Route is the case's route; Finding the finding (cause) that holds
+	// it in the run it failed in.
+	Route   string `json:"route,omitempty"`
+	Finding string `json:"finding,omitempty"`
 }
 
 // DiffResult compares two results.json documents.
 type DiffResult struct {
 	Old, New *Results
 	Changes  []Change
+	// AllowRemoved makes removed cases (lost coverage) not fail the diff.
+	AllowRemoved bool
 }
 
 // Change kinds, in display order.
-var changeKinds = []string{"regressed", "fixed", "reason-changed", "appeared", "disappeared"}
+var changeKinds = []string{"regressed", "removed", "reason-changed", "fixed", "new"}
+
+// Failing reports whether the diff must fail a release gate: a case
+// regressed (pass → fail or error), or coverage was lost (cases present
+// before are missing now) and that is not allowed.
+func (d *DiffResult) Failing() bool {
+	return d.Regressed() || d.Count("removed") > 0 && !d.AllowRemoved
+}
 
 // Regressed reports whether any case went from pass to fail or error.
 func (d *DiffResult) Regressed() bool { return d.Count("regressed") > 0 }
@@ -63,8 +76,21 @@ func reasonOf(c CaseResult) string {
 	return ""
 }
 
-// Diff compares old and new case by case (by ID). Its writers show
-// target text through scenarios.VisibleLines, like every human-facing output.
+// findingOf maps each case ID to the finding that holds it.
+func findingOf(r *Results) map[string]*Finding {
+	out := map[string]*Finding{}
+	for i := range r.Findings {
+		for _, id := range r.Findings[i].Cases {
+			if _, ok := out[id]; !ok {
+				out[id] = &r.Findings[i]
+			}
+		}
+	}
+	return out
+}
+
+// Diff compares old and new case by case (by ID). Its writers show target
+// text through scenarios.VisibleLines, like every human-facing output.
 func Diff(old, new *Results) *DiffResult {
 	old, new = old.Display(), new.Display()
 	d := &DiffResult{Old: old, New: new}
@@ -72,18 +98,25 @@ func Diff(old, new *Results) *DiffResult {
 	for _, c := range old.Cases {
 		oldBy[c.ID] = c
 	}
+	newFindings, oldFindings := findingOf(new), findingOf(old)
 	seen := map[string]bool{}
 	for _, n := range new.Cases {
 		seen[n.ID] = true
 		o, ok := oldBy[n.ID]
-		ch := Change{ID: n.ID, New: n.Verdict.String(), NewReason: reasonOf(n), Header: n.Header, Message: n.Message, Fix: n.Fix}
+		ch := Change{ID: n.ID, New: n.Verdict.String(), NewReason: reasonOf(n), Header: n.Header, Message: n.Message, Fix: n.Fix, Route: routeName(n)}
+		if f := newFindings[n.ID]; f != nil {
+			ch.Finding, ch.Fix = f.Message, f.Fix
+		}
 		switch {
 		case !ok:
-			ch.Kind = "appeared"
+			ch.Kind = "new"
 		case !bad(o.Verdict) && bad(n.Verdict):
 			ch.Kind = "regressed"
 		case bad(o.Verdict) && !bad(n.Verdict):
 			ch.Kind, ch.Header, ch.Fix = "fixed", o.Header, ""
+			if f := oldFindings[n.ID]; f != nil {
+				ch.Finding = f.Message
+			}
 		case bad(o.Verdict) && bad(n.Verdict) && reasonOf(o) != reasonOf(n):
 			ch.Kind = "reason-changed"
 		default:
@@ -96,7 +129,7 @@ func Diff(old, new *Results) *DiffResult {
 	}
 	for _, o := range old.Cases {
 		if !seen[o.ID] {
-			d.Changes = append(d.Changes, Change{ID: o.ID, Kind: "disappeared", Old: o.Verdict.String(), OldReason: reasonOf(o)})
+			d.Changes = append(d.Changes, Change{ID: o.ID, Kind: "removed", Old: o.Verdict.String(), OldReason: reasonOf(o), Route: routeName(o), Finding: "family " + o.Family})
 		}
 	}
 	rank := map[string]int{}
@@ -139,6 +172,10 @@ func (d *DiffResult) Text() string {
 		b.WriteString("\n")
 	}
 	fmt.Fprintf(&b, "%s\n", d.Summary())
+	if d.Count("removed") > 0 && !d.AllowRemoved {
+		n := d.Count("removed")
+		fmt.Fprintf(&b, "%d case%s of the old run %s missing from the new one (lost coverage): that fails the diff unless --allow-removed\n", n, plural(n), isAre(n))
+	}
 	return b.String()
 }
 
@@ -159,37 +196,165 @@ func reasons(c Change) string {
 	return c.OldReason
 }
 
-// Markdown renders the diff for a pull-request comment: a summary line and
-// a table per kind, regressions first, with the header at fault and the fix.
-func (d *DiffResult) Markdown() string {
-	var b strings.Builder
+// MarkdownLimit keeps the Markdown under GitHub's 65,536-character comment
+// limit, with room for a header a CI job adds.
+const MarkdownLimit = 60000
+
+// changeGroup is the changes of one kind that share a finding and a fix.
+type changeGroup struct {
+	kind, finding, fix string
+	routes             []string
+	ids                []string
+	reasons            map[string]bool
+}
+
+func (d *DiffResult) groups() []*changeGroup {
+	var out []*changeGroup
+	byKey := map[string]*changeGroup{}
+	for _, c := range d.Changes {
+		title := c.Finding
+		if title == "" {
+			title = reasons(c)
+		}
+		key := c.Kind + "\x00" + title
+		g := byKey[key]
+		if g == nil {
+			g = &changeGroup{kind: c.Kind, finding: title, fix: c.Fix, reasons: map[string]bool{}}
+			byKey[key] = g
+			out = append(out, g)
+		}
+		if !containsString(g.routes, c.Route) {
+			g.routes = append(g.routes, c.Route)
+		}
+		g.ids = append(g.ids, c.ID)
+		if r := reasons(c); r != "" {
+			g.reasons[r] = true
+		}
+	}
+	return out
+}
+
+func containsString(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+// Markdown renders the diff for a pull-request comment or a job summary:
+// a summary line, then the changes grouped by finding and route, each
+// group's fix shown once. It stays under MarkdownLimit whatever the size:
+// groups that do not fit are counted and pointed to the full diff.
+func (d *DiffResult) Markdown() string { return d.markdown(MarkdownLimit, "") }
+
+// MarkdownWithLink is Markdown with a line pointing to the full report.
+func (d *DiffResult) MarkdownWithLink(limit int, full string) string { return d.markdown(limit, full) }
+
+func (d *DiffResult) markdown(limit int, full string) string {
+	var head strings.Builder
 	icon := "✅"
-	if d.Regressed() {
+	if d.Failing() {
 		icon = "❌"
 	}
-	fmt.Fprintf(&b, "### %s corscheck: %s\n\n", icon, d.Summary())
-	fmt.Fprintf(&b, "`%s` (%d passed, %d failed, %d errored) → `%s` (%d passed, %d failed, %d errored)\n\n",
+	fmt.Fprintf(&head, "### %s corscheck: %s\n\n", icon, d.Summary())
+	fmt.Fprintf(&head, "`%s` (%d passed, %d failed, %d errored) → `%s` (%d passed, %d failed, %d errored)\n\n",
 		md(d.Old.Target), d.Old.Summary.Passed, d.Old.Summary.Failed, d.Old.Summary.Errored,
 		md(d.New.Target), d.New.Summary.Passed, d.New.Summary.Failed, d.New.Summary.Errored)
-	for _, k := range changeKinds {
-		if d.Count(k) == 0 {
+	if d.Count("removed") > 0 && !d.AllowRemoved {
+		n := d.Count("removed")
+		fmt.Fprintf(&head, "**%d case%s of the old run %s missing** (lost coverage: routes, origins or families dropped); that fails the gate unless `--allow-removed`.\n\n", n, plural(n), isAre(n))
+	}
+	footer := "\n_The full diff: `corscheck diff OLD.json NEW.json --html diff.html`._\n"
+	if full != "" {
+		footer = fmt.Sprintf("\n_The full report: %s_\n", md(full))
+	}
+	var b strings.Builder
+	b.WriteString(head.String())
+	groups := d.groups()
+	lastKind := ""
+	for i, g := range groups {
+		var sec strings.Builder
+		if g.kind != lastKind {
+			fmt.Fprintf(&sec, "#### %s (%d)\n\n", g.kind, d.Count(g.kind))
+		}
+		fmt.Fprintf(&sec, "- **%s** — %d case%s", md(g.finding), len(g.ids), plural(len(g.ids)))
+		if len(g.routes) > 0 && !(len(g.routes) == 1 && g.routes[0] == "") {
+			fmt.Fprintf(&sec, " on %s", md(joinLimited(g.routes, 8)))
+		}
+		sec.WriteString("\n")
+		if g.fix != "" {
+			fmt.Fprintf(&sec, "  - fix: %s\n", md(g.fix))
+		}
+		var rs []string
+		for r := range g.reasons {
+			rs = append(rs, r)
+		}
+		sort.Strings(rs)
+		if len(rs) > 0 {
+			fmt.Fprintf(&sec, "  - browser: %s\n", md(joinLimited(rs, 4)))
+		}
+		fmt.Fprintf(&sec, "  - cases: `%s`\n", md(joinLimited(g.ids, 5)))
+		if b.Len()+sec.Len()+len(footer)+200 > limit {
+			rest := 0
+			for _, h := range groups[i:] {
+				rest += len(h.ids)
+			}
+			fmt.Fprintf(&b, "\n… %d more group%s (%d cases) do not fit here.\n", len(groups)-i, plural(len(groups)-i), rest)
+			break
+		}
+		b.WriteString(sec.String())
+		lastKind = g.kind
+		if i+1 < len(groups) && groups[i+1].kind != g.kind {
+			b.WriteString("\n")
+		}
+	}
+	b.WriteString(footer)
+	return b.String()
+}
+
+func joinLimited(list []string, n int) string {
+	if len(list) <= n {
+		return strings.Join(list, ", ")
+	}
+	return strings.Join(list[:n], ", ") + fmt.Sprintf(" and %d more", len(list)-n)
+}
+
+// md makes a value from a results file safe inside Markdown: no pipes, no
+// newlines, no raw HTML, no code spans broken open.
+func md(s string) string {
+	return strings.NewReplacer("|", "\\|", "\n", " ", "\r", " ", "<", "&lt;", ">", "&gt;", "`", "'").Replace(s)
+}
+
+// GitHubAnnotations are workflow commands that show each failing group as
+// an error annotation on the run (and on the policy file, when known).
+func (d *DiffResult) GitHubAnnotations(policyFile string) string {
+	var b strings.Builder
+	for _, g := range d.groups() {
+		if g.kind != "regressed" && !(g.kind == "removed" && !d.AllowRemoved) {
 			continue
 		}
-		fmt.Fprintf(&b, "#### %s (%d)\n\n| case | verdict | Chrome's reason | header at fault | fix |\n|---|---|---|---|---|\n", k, d.Count(k))
-		for _, c := range d.Changes {
-			if c.Kind == k {
-				fmt.Fprintf(&b, "| `%s` | %s → %s | %s | %s | %s |\n", md(c.ID), dash(c.Old), dash(c.New), md(reasons(c)), md(c.Header), md(c.Fix))
-			}
+		file := ""
+		if policyFile != "" {
+			file = "file=" + ghEscapeProperty(policyFile) + ","
 		}
-		b.WriteString("\n")
+		msg := fmt.Sprintf("%d case%s %s: %s", len(g.ids), plural(len(g.ids)), g.kind, g.finding)
+		if g.fix != "" {
+			msg += ". Fix: " + g.fix
+		}
+		fmt.Fprintf(&b, "::error %stitle=%s::%s\n", file, ghEscapeProperty("corscheck: "+g.kind), ghEscapeData(msg))
 	}
 	return b.String()
 }
 
-// md makes a value from a results file safe inside a Markdown table cell:
-// no pipes, no newlines, no raw HTML.
-func md(s string) string {
-	return strings.NewReplacer("|", "\\|", "\n", " ", "\r", " ", "<", "&lt;", ">", "&gt;", "`", "'").Replace(s)
+// GitHub workflow command escaping (toolkit's escapeData/escapeProperty).
+func ghEscapeData(s string) string {
+	return strings.NewReplacer("%", "%25", "\r", "%0D", "\n", "%0A").Replace(s)
+}
+
+func ghEscapeProperty(s string) string {
+	return strings.NewReplacer("%", "%25", "\r", "%0D", "\n", "%0A", ":", "%3A", ",", "%2C").Replace(s)
 }
 
 var diffTmpl = template.Must(template.New("diff").Parse(`<!doctype html>
@@ -199,8 +364,8 @@ var diffTmpl = template.Must(template.New("diff").Parse(`<!doctype html>
 <h1>corscheck diff</h1>
 <div class="meta">old <code>{{.D.Old.Target}}</code> ({{.D.Old.StartedAt}}) → new <code>{{.D.New.Target}}</code> ({{.D.New.StartedAt}})</div>
 <p><b>{{.D.Summary}}</b></p></header><main>
-<table><thead><tr><th>change</th><th>case</th><th>verdict</th><th>Chrome's reason</th><th>header</th><th>fix</th></tr></thead><tbody>
-{{range .D.Changes}}<tr><td class="{{if eq .Kind "regressed"}}fail{{else if eq .Kind "fixed"}}pass{{end}}">{{.Kind}}</td><td><code>{{.ID}}</code></td><td>{{.Old}} → {{.New}}</td><td>{{.OldReason}}{{if and .OldReason .NewReason}} → {{end}}{{.NewReason}}</td><td>{{.Header}}</td><td>{{.Fix}}</td></tr>
+<table><thead><tr><th>change</th><th>case</th><th>route</th><th>verdict</th><th>browser's reason</th><th>finding</th><th>fix</th></tr></thead><tbody>
+{{range .D.Changes}}<tr><td class="{{if eq .Kind "regressed"}}fail{{else if eq .Kind "removed"}}error{{else if eq .Kind "fixed"}}pass{{end}}">{{.Kind}}</td><td><code>{{.ID}}</code></td><td><code>{{.Route}}</code></td><td>{{.Old}} → {{.New}}</td><td>{{.OldReason}}{{if and .OldReason .NewReason}} → {{end}}{{.NewReason}}</td><td>{{.Finding}}</td><td>{{.Fix}}</td></tr>
 {{end}}</tbody></table></main></body></html>
 `))
 
@@ -209,4 +374,11 @@ func (d *DiffResult) HTML() ([]byte, error) {
 	var buf bytes.Buffer
 	err := diffTmpl.Execute(&buf, map[string]any{"D": d, "CSS": template.CSS(reportCSS)})
 	return buf.Bytes(), err
+}
+
+func isAre(n int) string {
+	if n == 1 {
+		return "is"
+	}
+	return "are"
 }

@@ -8,13 +8,14 @@ import (
 	"github.com/corscheck/corscheck/scenarios"
 )
 
+// junitSuites is the root element. Jenkins' xunit junit-10.xsd allows no
+// skipped attribute here (only on testsuite), so it has none.
 type junitSuites struct {
 	XMLName  xml.Name     `xml:"testsuites"`
 	Name     string       `xml:"name,attr"`
 	Tests    int          `xml:"tests,attr"`
 	Failures int          `xml:"failures,attr"`
 	Errors   int          `xml:"errors,attr"`
-	Skipped  int          `xml:"skipped,attr"`
 	Time     string       `xml:"time,attr"`
 	Suites   []junitSuite `xml:"testsuite"`
 }
@@ -48,7 +49,7 @@ type junitCase struct {
 
 type junitProblem struct {
 	Message string `xml:"message,attr"`
-	Type    string `xml:"type,attr"`
+	Type    string `xml:"type,attr,omitempty"`
 	Text    string `xml:",chardata"`
 }
 
@@ -63,13 +64,20 @@ func (r *Results) JUnit() ([]byte, error) {
 	r = r.Display()
 	doc := junitSuites{Name: "corscheck", Time: seconds(r.DurationMs)}
 	index := map[string]int{}
+	var suiteMs []float64
 	for _, c := range r.Cases {
 		i, ok := index[c.Family]
 		if !ok {
 			i = len(doc.Suites)
 			index[c.Family] = i
-			doc.Suites = append(doc.Suites, junitSuite{Name: "corscheck." + c.Family, Timestamp: r.StartedAt,
-				Properties: []junitProperty{{"target", r.Target}, {"browser", r.Browser}}})
+			var props []junitProperty
+			for _, p := range []junitProperty{{"target", r.Target}, {"browser", r.Browser}} {
+				if p.Value != "" {
+					props = append(props, p) // no empty attributes
+				}
+			}
+			doc.Suites = append(doc.Suites, junitSuite{Name: "corscheck." + c.Family, Timestamp: r.StartedAt, Properties: props})
+			suiteMs = append(suiteMs, 0)
 		}
 		s := &doc.Suites[i]
 		tc := junitCase{Name: c.ID + ": " + c.Title, Classname: "corscheck." + c.Family, Time: seconds(c.Observed.DurationMs)}
@@ -89,12 +97,14 @@ func (r *Results) JUnit() ([]byte, error) {
 		}
 		s.Tests++
 		s.Cases = append(s.Cases, tc)
+		suiteMs[i] += c.Observed.DurationMs
 	}
-	for _, s := range doc.Suites {
+	for i := range doc.Suites {
+		s := &doc.Suites[i]
+		s.Time = seconds(suiteMs[i])
 		doc.Tests += s.Tests
 		doc.Failures += s.Failures
 		doc.Errors += s.Errors
-		doc.Skipped += s.Skipped
 	}
 	out, err := xml.MarshalIndent(doc, "", "  ")
 	if err != nil {

@@ -4,10 +4,13 @@ import (
 	"bytes"
 	"encoding/xml"
 	"flag"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/corscheck/corscheck/scenarios"
 )
@@ -105,7 +108,7 @@ func TestJUnitGolden(t *testing.T) {
 	if err := xml.Unmarshal(b, &doc); err != nil {
 		t.Fatal(err)
 	}
-	if doc.Tests != 4 || doc.Failures != 1 || doc.Errors != 1 || doc.Skipped != 1 {
+	if doc.Tests != 4 || doc.Failures != 1 || doc.Errors != 1 {
 		t.Fatalf("counts %+v", doc)
 	}
 	for _, s := range doc.Suites {
@@ -151,7 +154,7 @@ func TestDiff(t *testing.T) {
 	cur.Cases[2].Verdict = scenarios.Pass                 // the failing hostile case got fixed
 	cur.Cases = append(cur.Cases[:1:1], cur.Cases[2:]...) // the error case disappeared
 	d := Diff(old, cur)
-	if !d.Regressed() || d.Count("regressed") != 1 || d.Count("fixed") != 1 || d.Count("disappeared") != 1 {
+	if !d.Regressed() || d.Count("regressed") != 1 || d.Count("fixed") != 1 || d.Count("removed") != 1 || !d.Failing() {
 		t.Fatalf("diff: %s\n%s", d.Summary(), d.Text())
 	}
 	golden(t, "diff.golden.md", []byte(d.Markdown()))
@@ -162,8 +165,90 @@ func TestDiff(t *testing.T) {
 	if err != nil || strings.Contains(string(page), "<script") {
 		t.Fatalf("diff HTML: %v", err)
 	}
-	if Diff(old, old).Regressed() || len(Diff(old, old).Changes) != 0 {
+	if Diff(old, old).Failing() || len(Diff(old, old).Changes) != 0 {
 		t.Fatal("a run compared with itself has changes")
+	}
+}
+
+// Lost coverage fails the gate on its own; --allow-removed accepts it.
+// New cases are listed and never fail it.
+func TestDiffRemovedAndNew(t *testing.T) {
+	old, cur := sample(), sample()
+	cur.Cases = cur.Cases[:1]
+	d := Diff(old, cur)
+	if d.Regressed() || d.Count("removed") != len(old.Cases)-1 || !d.Failing() {
+		t.Fatalf("removed: %s failing=%v", d.Summary(), d.Failing())
+	}
+	if !strings.Contains(d.Text(), "lost coverage") || !strings.Contains(d.Markdown(), "missing") {
+		t.Fatalf("lost coverage not said:\n%s", d.Text())
+	}
+	d.AllowRemoved = true
+	if d.Failing() {
+		t.Fatal("--allow-removed still fails")
+	}
+	if a := d.GitHubAnnotations("p.yaml"); a != "" {
+		t.Fatalf("annotations for allowed removals: %q", a)
+	}
+	back := Diff(cur, old)
+	if back.Failing() || back.Count("new") != len(old.Cases)-1 {
+		t.Fatalf("new cases: %s failing=%v", back.Summary(), back.Failing())
+	}
+}
+
+// A fully failing run on many routes: the Markdown groups the cases by
+// finding and route, shows each fix once and stays under the cap.
+func TestDiffMarkdownCap(t *testing.T) {
+	old, cur := &Results{Schema: Schema, Target: "http://127.0.0.1:1"}, &Results{Schema: Schema, Target: "http://127.0.0.1:1"}
+	for i := 0; i < 2000; i++ {
+		route := fmt.Sprintf("/v1/resource-%d", i%400)
+		c := CaseResult{ID: fmt.Sprintf("simple.get.route-%04d.https-app.example.com", i), Family: "simple", Verdict: scenarios.Pass}
+		c.Route = route
+		old.Cases = append(old.Cases, c)
+		c.Verdict = scenarios.Fail
+		c.Observed.Outcome, c.Observed.CorsError = scenarios.Blocked, "MissingAllowOriginHeader"
+		c.Header, c.Fix = "Access-Control-Allow-Origin", "send Access-Control-Allow-Origin: https://app.example.com on every answer of "+route
+		cur.Cases = append(cur.Cases, c)
+	}
+	for i := 0; i < 400; i++ {
+		route := fmt.Sprintf("/v1/resource-%d", i)
+		f := Finding{ID: "no-cors-" + route, Message: "no CORS headers on " + route + " " + strings.Repeat("x", 100), Fix: "add the CORS middleware to " + route + " " + strings.Repeat("y", 100)}
+		for _, c := range cur.Cases {
+			if c.Route == route {
+				f.Cases = append(f.Cases, c.ID)
+			}
+		}
+		cur.Findings = append(cur.Findings, f)
+	}
+	d := Diff(old, cur)
+	if d.Count("regressed") != 2000 {
+		t.Fatalf("%s", d.Summary())
+	}
+	m := d.MarkdownWithLink(MarkdownLimit, "https://ci.example/artifacts/report.html")
+	if n := utf8.RuneCountInString(m); n > MarkdownLimit {
+		t.Fatalf("Markdown is %d characters, cap %d", n, MarkdownLimit)
+	}
+	if !strings.Contains(m, "do not fit here") || !strings.Contains(m, "https://ci.example/artifacts/report.html") {
+		t.Fatalf("no pointer to the rest:\n%s", m[len(m)-400:])
+	}
+	if n := strings.Count(m, "add the CORS middleware to /v1/resource-7 "); n != 1 {
+		t.Fatalf("a fix shown %d times", n)
+	}
+	small := Diff(old, &Results{Schema: Schema, Target: old.Target, Cases: cur.Cases[:10], Findings: cur.Findings[:2]})
+	if sm := small.Markdown(); strings.Contains(sm, "do not fit") {
+		t.Fatalf("a small diff truncated:\n%s", sm)
+	}
+}
+
+func TestGitHubAnnotations(t *testing.T) {
+	old, cur := sample(), sample()
+	cur.Cases[0].Verdict = scenarios.Fail
+	cur.Cases[0].Fix = "line one\nline two, 100%: done"
+	a := Diff(old, cur).GitHubAnnotations("policies/my policy,1.yaml")
+	if !strings.HasPrefix(a, "::error file=policies/my policy%2C1.yaml,title=corscheck%3A regressed::") {
+		t.Fatalf("annotation: %q", a)
+	}
+	if strings.Count(a, "\n") != strings.Count(a, "::error") || !strings.Contains(a, "%0A") || !strings.Contains(a, "100%25") {
+		t.Fatalf("data not escaped: %q", a)
 	}
 }
 
@@ -197,5 +282,34 @@ func TestCompat(t *testing.T) {
 	golden(t, "compat.golden.html", page)
 	if strings.Contains(string(page), "<script>window.__pwned") {
 		t.Fatal("markup reached the compat page")
+	}
+}
+
+// junit.xml validates against the format Jenkins' xunit plugin reads
+// (testdata/junit-jenkins.xsd: its junit-10.xsd rules), with no empty
+// attribute; GitLab and GitHub reporters read the same shape.
+func TestJUnitValidatesAgainstJenkinsSchema(t *testing.T) {
+	xmllint, err := exec.LookPath("xmllint")
+	if err != nil {
+		t.Fatal("xmllint is missing: make test installs libxml2-utils")
+	}
+	b, err := sample().JUnit()
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "junit.xml")
+	os.WriteFile(path, b, 0o644)
+	out, err := exec.Command(xmllint, "--noout", "--schema", filepath.Join("testdata", "junit-jenkins.xsd"), path).CombinedOutput()
+	if err != nil {
+		t.Fatalf("junit.xml does not validate: %v\n%s", err, out)
+	}
+	if bytes.Contains(b, []byte(`=""`)) {
+		t.Errorf("an empty attribute:\n%s", b)
+	}
+	// The schema must be able to fail: the first release's output did not validate.
+	bad := bytes.Replace(b, []byte(`<testsuites name="corscheck"`), []byte(`<testsuites name="corscheck" skipped="1"`), 1)
+	os.WriteFile(path, bad, 0o644)
+	if exec.Command(xmllint, "--noout", "--schema", filepath.Join("testdata", "junit-jenkins.xsd"), path).Run() == nil {
+		t.Error("the schema accepts a skipped attribute on testsuites: it proves nothing")
 	}
 }

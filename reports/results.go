@@ -5,6 +5,7 @@ package reports
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/url"
 	"os"
@@ -334,7 +335,14 @@ func (r *Results) JSON() ([]byte, error) {
 	return append(b, '\n'), nil
 }
 
-// WriteAll writes results.json, junit.xml and report.html into dir.
+// OutputNames are the files a run writes into --out.
+var OutputNames = []string{"results.json", "junit.xml", "report.html"}
+
+// WriteAll writes results.json, junit.xml and report.html into dir as one
+// set: all are rendered and written to temporary files first, then renamed
+// into place. If a file cannot be written, the previous run's set is
+// removed rather than left to pass for this run's, and the error says so:
+// dir never holds a mix of two runs.
 func (r *Results) WriteAll(dir string) error {
 	js, err := r.JSON()
 	if err != nil {
@@ -348,12 +356,100 @@ func (r *Results) WriteAll(dir string) error {
 	if err != nil {
 		return err
 	}
-	for name, data := range map[string][]byte{"results.json": js, "junit.xml": ju, "report.html": html} {
-		if err := WriteFileAtomic(filepath.Join(dir, name), data); err != nil {
-			return fmt.Errorf("write %s: %w", name, err)
+	return WriteSet(dir, map[string][]byte{"results.json": js, "junit.xml": ju, "report.html": html})
+}
+
+// WriteSet writes files into dir together (see WriteAll).
+func WriteSet(dir string, files map[string][]byte) error {
+	if err := CheckOutDir(dir); err != nil {
+		return err
+	}
+	names := make([]string, 0, len(files))
+	for n := range files {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	temps := map[string]string{}
+	cleanup := func() {
+		for _, t := range temps {
+			os.Remove(t)
 		}
 	}
+	stale := func(cause error) error {
+		cleanup()
+		for _, n := range names {
+			os.Remove(filepath.Join(dir, n))
+		}
+		return fmt.Errorf("--out %s: %v; the previous run's %s were removed so they cannot pass for this run's", dir, cause, strings.Join(names, ", "))
+	}
+	for _, n := range names {
+		tmp, err := writeTemp(dir, n, files[n])
+		if err != nil {
+			return stale(fmt.Errorf("write %s: %w", n, err))
+		}
+		temps[n] = tmp
+	}
+	for _, n := range names {
+		if err := os.Rename(temps[n], filepath.Join(dir, n)); err != nil {
+			return stale(fmt.Errorf("rename %s: %w", n, err))
+		}
+		delete(temps, n)
+	}
 	return nil
+}
+
+// writeTemp writes data to a synced temporary file in dir.
+func writeTemp(dir, name string, data []byte) (string, error) {
+	tmp, err := os.CreateTemp(dir, "."+name+".tmp-*")
+	if err != nil {
+		return "", err
+	}
+	_, err = tmp.Write(data)
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Chmod(tmp.Name(), 0o644)
+	}
+	if err != nil {
+		os.Remove(tmp.Name())
+		return "", err
+	}
+	return tmp.Name(), nil
+}
+
+// CheckOutDir makes sure dir is a directory corscheck can write, creating
+// it: a run checks --out before it sends anything, so a bad --out costs
+// seconds and one line, never a run whose results vanish.
+func CheckOutDir(dir string) error {
+	if dir == "" {
+		return errors.New("--out is empty: give a directory, e.g. --out corscheck-report")
+	}
+	if st, err := os.Stat(dir); err == nil && !st.IsDir() {
+		return fmt.Errorf("--out %s is a file, not a directory: give a directory", dir)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("--out %s: cannot create it: %v", dir, unwrapPath(err))
+	}
+	f, err := os.CreateTemp(dir, ".corscheck-write-check-*")
+	if err != nil {
+		return fmt.Errorf("--out %s is not writable: %v", dir, unwrapPath(err))
+	}
+	f.Close()
+	os.Remove(f.Name())
+	return nil
+}
+
+// unwrapPath is an os error without the path it repeats.
+func unwrapPath(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
 }
 
 // RedactText replaces every secret in s with ***.

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/corscheck/corscheck/fixtures"
+	"github.com/corscheck/corscheck/reports"
 	"github.com/corscheck/corscheck/runner"
 	"github.com/corscheck/corscheck/scenarios"
 )
@@ -51,6 +52,8 @@ type Session struct {
 	// focus, when set, limits the specs Define builds (corscheck run --focus).
 	focus func(scenarios.Case) bool
 
+	spool *spool
+
 	mu       sync.Mutex
 	obs      map[string][]scenarios.Observation
 	batched  bool
@@ -68,6 +71,11 @@ func Prepare(cfg Config) (*Session, error) {
 	envErr := func(err error) (*Session, error) { s.Close(); return nil, &EnvError{err} }
 	if cfg.Getenv == nil {
 		s.Config.Getenv = os.LookupEnv
+	}
+	if cfg.Out != "" && !cfg.ListOnly {
+		if err := reports.CheckOutDir(s.OutDir()); err != nil {
+			return envErr(err)
+		}
 	}
 	var err error
 	switch {

@@ -2,8 +2,8 @@ package suite
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
+	"sort"
 	"strings"
 	"time"
 
@@ -24,12 +24,22 @@ const entryName = "corscheck.case"
 // suite (the CLI uses it for exit codes and the summary line).
 func Define(s *Session, written func(*reports.Results)) {
 	RegisterFailHandler(Fail)
-	BeforeSuite(func(ctx SpecContext) {
+	SynchronizedBeforeSuite(func() []byte {
+		dir, err := newSpoolDir()
+		Expect(err).NotTo(HaveOccurred(), "creating the results spool")
+		return []byte(dir)
+	}, func(ctx SpecContext, dir []byte) {
+		s.spool = &spool{dir: string(dir)}
 		// Setup ran before the tree was built; the browser may have been
 		// closed by a previous suite in this process.
 		Expect(s.StartBrowser(context.WithoutCancel(ctx))).To(Succeed())
 	})
-	AfterSuite(func() { s.Close() })
+	AfterSuite(func() {
+		if s.spool != nil {
+			s.spool.close()
+		}
+		s.Close()
+	})
 
 	byFamily := map[string][]scenarios.Case{}
 	for _, c := range s.Cases {
@@ -47,12 +57,12 @@ func Define(s *Session, written func(*reports.Results)) {
 			for _, c := range cases {
 				It(specName(c), Label(c.Labels...), func(ctx SpecContext) {
 					if c.SkipReason != "" {
-						record(c, nil, scenarios.Judge(c, nil))
+						s.record(c, nil, scenarios.Judge(c, nil))
 						Skip("skipped by the policy: " + c.SkipReason)
 					}
 					obs, err := s.Observe(ctx, c)
 					Expect(err).NotTo(HaveOccurred(), "probing %s", c.ID)
-					record(c, obs, scenarios.Judge(c, obs))
+					s.record(c, obs, scenarios.Judge(c, obs))
 					Expect(obs).To(ConformTo(c, s.Secrets...))
 				})
 			}
@@ -71,10 +81,15 @@ func Define(s *Session, written func(*reports.Results)) {
 	})
 }
 
-func record(c scenarios.Case, obs []scenarios.Observation, j scenarios.Judgement) {
-	b, err := json.Marshal(reports.NewCaseResult(c, obs, j))
-	Expect(err).NotTo(HaveOccurred())
-	AddReportEntry(entryName, string(b), ReportEntryVisibilityNever)
+// record spools the case's full result and adds a small report entry
+// (ID and verdict) for Ginkgo's own reports.
+func (s *Session) record(c scenarios.Case, obs []scenarios.Observation, j scenarios.Judgement) {
+	cr := reports.NewCaseResult(c, obs, j)
+	if s.spool == nil {
+		s.spool = &spool{}
+	}
+	Expect(s.spool.add(cr)).To(Succeed(), "spooling the result of %s", c.ID)
+	AddReportEntry(entryName, c.ID+" "+cr.Verdict.String(), ReportEntryVisibilityNever)
 }
 
 // Results builds results.json from Ginkgo's report: every spec's entry
@@ -96,18 +111,37 @@ func (s *Session) Results(r Report) *reports.Results {
 		res.Routes = append(res.Routes, reports.Route{Path: r.Name(), URL: r.URL, Key: r.Key, Source: r.Source})
 	}
 	seen := map[string]bool{}
+	var spooled map[string]reports.CaseResult
+	if s.spool != nil {
+		spooled, _ = s.spool.read()
+		s.spool.remove()
+	}
 	for _, sr := range r.SpecReports {
 		for _, e := range sr.ReportEntries {
 			if e.Name != entryName {
 				continue
 			}
-			var cr reports.CaseResult
-			if err := json.Unmarshal([]byte(e.Value.String()), &cr); err != nil {
+			id, _, _ := strings.Cut(e.Value.String(), " ")
+			cr, ok := spooled[id]
+			if !ok || seen[id] {
 				continue
 			}
-			seen[cr.ID] = true
+			seen[id] = true
 			res.Cases = append(res.Cases, cr)
 		}
+	}
+	// Results whose spec report never arrived (a process interrupted
+	// before it reported) are still results the browser gave.
+	var late []string
+	for id := range spooled {
+		if !seen[id] {
+			late = append(late, id)
+		}
+	}
+	sort.Strings(late)
+	for _, id := range late {
+		seen[id] = true
+		res.Cases = append(res.Cases, spooled[id])
 	}
 	for _, reason := range r.SpecialSuiteFailureReasons {
 		if strings.HasPrefix(reason, "Interrupted") || reason == "Suite Timeout Elapsed" {

@@ -27,8 +27,9 @@ func cmdCompat(args []string, stdout, stderr io.Writer) error {
 	browserOpts.RegisterFlags(fs)
 	allowRemote := fs.Bool("allow-remote", false, "allow targets that are not on loopback")
 	wait := fs.Duration("wait", 0, "wait up to this long for each target to accept connections")
+	labelFilter := fs.String("label-filter", "", "run only the cases matching this Ginkgo label filter, e.g. 'family:origins'")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: corscheck compat --policy FILE NAME=URL... [--out DIR]\n\nRuns the suite against several targets (URL, or fixture:NAME for a built-in fixture)\nand writes a compatibility matrix. Exit 0 when the matrix was produced, 2 on error.\n\nFlags:")
+		fmt.Fprintln(stderr, "Usage: corscheck compat --policy FILE NAME=URL... [--out DIR]\n\nRuns the suite against several targets (URL, or fixture:NAME for a built-in fixture)\nand writes a compatibility matrix. A target that is down becomes a column marked\nunreachable with its reason. Exit 0 when every target ran, 1 when the matrix was\nwritten with unreachable targets, 2 on bad input or when nothing could be written.\n\nFlags:")
 		fs.PrintDefaults()
 	}
 	pos, err := parseInterleaved(fs, args)
@@ -61,6 +62,7 @@ func cmdCompat(args []string, stdout, stderr io.Writer) error {
 	}
 	var names []string
 	var results []*reports.Results
+	unreachable := map[string][2]string{}
 	for _, t := range targets {
 		dir := filepath.Join(*out, t.name)
 		runArgs := []string{"run", "--policy", *policy, "--out", dir, "--timeout", timeout.String(), "--wait", wait.String()}
@@ -73,6 +75,9 @@ func cmdCompat(args []string, stdout, stderr io.Writer) error {
 		if *allowRemote {
 			runArgs = append(runArgs, "--allow-remote")
 		}
+		if *labelFilter != "" {
+			runArgs = append(runArgs, "--label-filter", *labelFilter)
+		}
 		fmt.Fprintf(stderr, "compat: %s (%s)\n", t.name, t.where)
 		cmd := exec.Command(self, runArgs...)
 		var errb bytes.Buffer
@@ -80,7 +85,15 @@ func cmdCompat(args []string, stdout, stderr io.Writer) error {
 		err := cmd.Run()
 		var ee *exec.ExitError
 		if err != nil && !(errors.As(err, &ee) && ee.ExitCode() == 1) {
-			return &exitError{2, fmt.Errorf("%s: %s", t.name, strings.TrimSpace(lastLine(errb.String())))}
+			reason := strings.TrimPrefix(strings.TrimSpace(lastLine(errb.String())), "corscheck: ")
+			if reason == "" {
+				reason = err.Error()
+			}
+			fmt.Fprintf(stderr, "compat: %s: unreachable: %s\n", t.name, reason)
+			names = append(names, t.name)
+			results = append(results, nil)
+			unreachable[t.name] = [2]string{t.where, reason}
+			continue
 		}
 		r, err := reports.ReadResults(filepath.Join(dir, "results.json"))
 		if err != nil {
@@ -91,6 +104,9 @@ func cmdCompat(args []string, stdout, stderr io.Writer) error {
 		results = append(results, r)
 	}
 	c := reports.NewCompat(names, results)
+	for name, u := range unreachable {
+		c.SetUnreachable(name, u[0], u[1])
+	}
 	js, err := c.JSON()
 	if err != nil {
 		return err
@@ -106,6 +122,9 @@ func cmdCompat(args []string, stdout, stderr io.Writer) error {
 		return &exitError{2, err}
 	}
 	fmt.Fprintln(stdout, filepath.Join(*out, "compat.html"))
+	if n := c.Unreachable(); n > 0 {
+		return &exitError{1, fmt.Errorf("%d of %d targets unreachable; the matrix marks their columns", n, len(targets))}
+	}
 	return nil
 }
 

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"os"
 
 	"github.com/corscheck/corscheck/reports"
 )
@@ -10,9 +11,21 @@ import (
 func cmdDiff(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("diff", stderr)
 	htmlOut := fs.String("html", "", "also write the diff as an HTML page")
-	mdOut := fs.String("markdown", "", "also write the diff as Markdown for a pull-request comment")
+	mdOut := fs.String("markdown", "", "also write the diff as Markdown for a pull-request comment (under 60,000 characters)")
+	format := fs.String("format", "text", "stdout format: text, markdown, or github (Markdown to $GITHUB_STEP_SUMMARY, ::error annotations to stdout)")
+	allowRemoved := fs.Bool("allow-removed", false, "do not fail when cases of the old run are missing from the new one (lost coverage)")
+	policyFile := fs.String("policy", "", "policy file the annotations point at (--format github)")
+	link := fs.String("link", "", "URL or path of the full report, linked from the Markdown")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: corscheck diff OLD.json NEW.json [--html FILE] [--markdown FILE]\n\nCompares two results.json files case by case.\nExit status: 1 when a case regressed (pass -> fail/error), 0 otherwise, 2 on bad input.\n\nFlags:")
+		fmt.Fprintln(stderr, `Usage: corscheck diff OLD.json NEW.json [--format text|markdown|github] [--allow-removed] [--html FILE] [--markdown FILE]
+
+Compares two results.json files case by case: regressed (pass -> fail or
+error), removed (in OLD, missing from NEW: lost coverage), reason-changed,
+fixed and new cases.
+Exit status: 1 when a case regressed or cases were removed (unless
+--allow-removed), 0 otherwise, 2 on bad input.
+
+Flags:`)
 		fs.PrintDefaults()
 	}
 	pos, err := parseInterleaved(fs, args)
@@ -21,6 +34,11 @@ func cmdDiff(args []string, stdout, stderr io.Writer) error {
 	}
 	if len(pos) != 2 {
 		return usageErr("diff takes two results files: corscheck diff OLD.json NEW.json")
+	}
+	switch *format {
+	case "text", "markdown", "github":
+	default:
+		return usageErr("--format %q: use text, markdown or github", *format)
 	}
 	old, err := reports.ReadResults(pos[0])
 	if err != nil {
@@ -31,9 +49,27 @@ func cmdDiff(args []string, stdout, stderr io.Writer) error {
 		return &exitError{2, err}
 	}
 	d := reports.Diff(old, cur)
-	fmt.Fprint(stdout, clean(d.Text()))
+	d.AllowRemoved = *allowRemoved
+	markdown := d.MarkdownWithLink(reports.MarkdownLimit, *link)
+	switch *format {
+	case "text":
+		fmt.Fprint(stdout, clean(d.Text()))
+	case "markdown":
+		fmt.Fprint(stdout, markdown)
+	case "github":
+		fmt.Fprint(stdout, d.GitHubAnnotations(*policyFile))
+		fmt.Fprintln(stdout, clean(d.Summary()))
+		if path := os.Getenv("GITHUB_STEP_SUMMARY"); path != "" {
+			if err := appendFile(path, markdown); err != nil {
+				return &exitError{2, fmt.Errorf("writing the job summary $GITHUB_STEP_SUMMARY (%s): %w", path, err)}
+			}
+		} else {
+			fmt.Fprintln(stderr, "corscheck: $GITHUB_STEP_SUMMARY is not set (not in GitHub Actions?): the Markdown goes to stdout")
+			fmt.Fprint(stdout, markdown)
+		}
+	}
 	if *mdOut != "" {
-		if err := reports.WriteFileAtomic(*mdOut, []byte(d.Markdown())); err != nil {
+		if err := reports.WriteFileAtomic(*mdOut, []byte(markdown)); err != nil {
 			return &exitError{2, err}
 		}
 	}
@@ -46,8 +82,21 @@ func cmdDiff(args []string, stdout, stderr io.Writer) error {
 			return &exitError{2, err}
 		}
 	}
-	if d.Regressed() {
+	if d.Failing() {
 		return &exitError{1, nil}
 	}
 	return nil
+}
+
+// appendFile appends to a file GitHub gives each step (the job summary).
+func appendFile(path, text string) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	if err != nil {
+		return err
+	}
+	if _, err := io.WriteString(f, text); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }

@@ -13,18 +13,69 @@ import (
 	"time"
 )
 
-// version is set with -ldflags "-X main.version=..."; else the module version.
+// version is set with -ldflags "-X main.version=..." (make release);
+// otherwise it is the module version Go stamped into the binary: the tag
+// for `go install ...@v1.2.3`, a pseudo-version for a build from a clone.
 var version = ""
 
-func toolVersion() string {
-	if version != "" {
-		return version
-	}
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
-		return bi.Main.Version
-	}
-	return "dev"
+// buildInfo is what the binary knows about how it was built.
+type buildInfo struct {
+	Version  string // module version, or "dev"
+	Revision string // VCS commit
+	Time     string // commit time
+	Modified bool   // built from a work tree with uncommitted changes
 }
+
+func readBuildInfo() buildInfo {
+	b := buildInfo{Version: version}
+	bi, ok := debug.ReadBuildInfo()
+	if ok {
+		if b.Version == "" && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+			b.Version = bi.Main.Version
+		}
+		for _, s := range bi.Settings {
+			switch s.Key {
+			case "vcs.revision":
+				b.Revision = s.Value
+			case "vcs.time":
+				b.Time = s.Value
+			case "vcs.modified":
+				b.Modified = s.Value == "true"
+			}
+		}
+	}
+	if b.Version == "" {
+		b.Version = "dev"
+	}
+	return b
+}
+
+// String is the version line: "v0.3.0 (abc123def456, 2026-11-29T21:04:06Z)".
+func (b buildInfo) String() string {
+	var extra []string
+	if b.Revision != "" {
+		extra = append(extra, shortRev(b.Revision))
+	}
+	if b.Time != "" {
+		extra = append(extra, b.Time)
+	}
+	if b.Modified {
+		extra = append(extra, "modified")
+	}
+	if len(extra) == 0 {
+		return b.Version
+	}
+	return b.Version + " (" + strings.Join(extra, ", ") + ")"
+}
+
+func shortRev(r string) string {
+	if len(r) > 12 {
+		return r[:12]
+	}
+	return r
+}
+
+func toolVersion() string { return readBuildInfo().String() }
 
 const usage = `corscheck: CORS conformance, decided by a real browser.
 
@@ -78,7 +129,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case "compat":
 		err = cmdCompat(args[1:], stdout, stderr)
 	case "version", "--version":
-		fmt.Fprintln(stdout, "corscheck", toolVersion())
+		b := readBuildInfo()
+		fmt.Fprintln(stdout, "corscheck", b)
+		if b.Version == "dev" && b.Revision == "" {
+			fmt.Fprintln(stdout, "(built without version information: build with `make build`, `go install github.com/corscheck/corscheck/cmd/corscheck@VERSION`, or -buildvcs=true from a clone)")
+		}
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 	default:

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"encoding/xml"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -340,6 +341,34 @@ func TestDiffAndCompat(t *testing.T) {
 	if r := corscheck(t, nil, "diff", filepath.Join(bad, "results.json"), filepath.Join(good, "results.json")); r.code != 0 || !strings.Contains(r.stdout, "FIXED") {
 		t.Errorf("diff bad→good: exit %d\n%s", r.code, r.stdout)
 	}
+	// Lost coverage: the new run dropped cases.
+	var res reports.Results
+	data, _ := os.ReadFile(filepath.Join(good, "results.json"))
+	if err := json.Unmarshal(data, &res); err != nil {
+		t.Fatal(err)
+	}
+	dropped := len(res.Cases) / 2
+	res.Cases = res.Cases[dropped:]
+	less := filepath.Join(dir, "less.json")
+	data, _ = json.Marshal(&res)
+	os.WriteFile(less, data, 0o644)
+	if r := corscheck(t, nil, "diff", filepath.Join(good, "results.json"), less); r.code != 1 || !strings.Contains(r.stdout, fmt.Sprintf("%d removed", dropped)) || !strings.Contains(r.stdout, "lost coverage") {
+		t.Errorf("diff with removed cases: exit %d\n%s", r.code, r.stdout)
+	}
+	if r := corscheck(t, nil, "diff", filepath.Join(good, "results.json"), less, "--allow-removed"); r.code != 0 {
+		t.Errorf("diff --allow-removed: exit %d\n%s", r.code, r.stdout)
+	}
+	if r := corscheck(t, nil, "diff", less, filepath.Join(good, "results.json")); r.code != 0 || !strings.Contains(r.stdout, fmt.Sprintf("%d new", dropped)) {
+		t.Errorf("diff with new cases: exit %d\n%s", r.code, r.stdout)
+	}
+	summary := filepath.Join(dir, "step-summary.md")
+	r = corscheck(t, []string{"GITHUB_STEP_SUMMARY=" + summary}, "diff", filepath.Join(good, "results.json"), filepath.Join(bad, "results.json"), "--format", "github", "--policy", "policies/sample.yaml")
+	if r.code != 1 || !strings.Contains(r.stdout, "::error file=policies/sample.yaml,title=corscheck%3A regressed::") {
+		t.Errorf("diff --format github: exit %d\n%s", r.code, r.stdout)
+	}
+	if b, err := os.ReadFile(summary); err != nil || !strings.Contains(string(b), "#### regressed") {
+		t.Errorf("job summary: %v %s", err, b)
+	}
 	os.WriteFile(filepath.Join(dir, "junk.json"), []byte("{"), 0o644)
 	if r := corscheck(t, nil, "diff", filepath.Join(dir, "junk.json"), filepath.Join(good, "results.json")); r.code != 2 || !strings.Contains(r.stderr, "not a corscheck results file") {
 		t.Errorf("diff junk: exit %d %s", r.code, r.stderr)
@@ -372,6 +401,34 @@ func TestDiffAndCompat(t *testing.T) {
 	}
 	if r := corscheck(t, nil, "compat", "--policy", "../../fixtures/policies/sample.yaml", "bad name=x"); r.code != 2 {
 		t.Errorf("compat bad arg: exit %d", r.code)
+	}
+
+	// A target that is down: its column is marked, the matrix is written, exit 1.
+	dead := "http://" + closedPort(t) + "/api"
+	out = filepath.Join(dir, "compat-dead")
+	r = corscheck(t, nil, "compat", "--policy", "../../fixtures/policies/sample.yaml", "ref=fixture:reference", "dead="+dead, "--out", out, "--label-filter", "family:simple")
+	if r.code != 1 || strings.Contains(r.stderr, "corscheck: dead: corscheck:") || !strings.Contains(r.stderr, "unreachable") {
+		t.Fatalf("compat with a dead target: exit %d\n%s", r.code, r.stderr)
+	}
+	data, err = os.ReadFile(filepath.Join(out, "compat.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c = reports.Compat{}
+	if err := json.Unmarshal(data, &c); err != nil || len(c.Implementations) != 2 || c.Implementations[1].Unreachable == "" || c.Implementations[0].Unreachable != "" {
+		t.Fatalf("compat.json with a dead target: %v %+v", err, c.Implementations)
+	}
+	if !strings.Contains(c.Implementations[1].Unreachable, "127.0.0.1") {
+		t.Errorf("unreachable reason does not name the target: %q", c.Implementations[1].Unreachable)
+	}
+	page, err := os.ReadFile(filepath.Join(out, "compat.html"))
+	if err != nil || !strings.Contains(string(page), "unreachable") {
+		t.Fatalf("compat.html: %v", err)
+	}
+	for _, row := range c.Rows {
+		if row.Differs {
+			t.Errorf("row %s differs only because a target was down", row.ID)
+		}
 	}
 }
 

@@ -67,6 +67,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		if res != nil {
 			printFailures(stdout, res)
+			fmt.Fprintln(stdout, suite.Summary(res))
 		}
 		return &exitError{2, err}
 	}
@@ -76,9 +77,6 @@ func cmdRun(args []string, stdout, stderr io.Writer) error {
 	printFailures(stdout, res)
 	report := filepath.Join(cfg.Out, "report.html")
 	fmt.Fprintf(stdout, "%s · report: %s\n", suite.Summary(res), report)
-	if res.WriteError != nil {
-		return &exitError{2, res.WriteError}
-	}
 	if res.Interrupted {
 		return &exitError{1, errors.New("interrupted: partial results written")}
 	}

@@ -1,0 +1,107 @@
+package suite
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync"
+
+	. "github.com/onsi/ginkgo/v2"
+
+	"github.com/corscheck/corscheck/reports"
+)
+
+// spool carries each case's full result from the process that ran it to
+// the one that writes results.json. Ginkgo's parallel processes only share
+// their reports, and a report entry is copied into every machine-readable
+// report Ginkgo writes (twice per spec in --junit-report): a 30 KB result
+// per spec made the demo's JUnit file 14 MB. So the result goes to a
+// JSON-lines file per process in a directory process 1 creates, and the
+// report entry carries only the case's ID and verdict.
+type spool struct {
+	dir string
+	mu  sync.Mutex
+	f   *os.File
+	w   *bufio.Writer
+}
+
+// newSpoolDir makes the directory (process 1, before the suite).
+func newSpoolDir() (string, error) {
+	return os.MkdirTemp("", "corscheck-spool-")
+}
+
+func (sp *spool) add(cr reports.CaseResult) error {
+	b, err := json.Marshal(cr)
+	if err != nil {
+		return err
+	}
+	sp.mu.Lock()
+	defer sp.mu.Unlock()
+	if sp.dir == "" {
+		return fmt.Errorf("no spool directory: the suite's BeforeSuite did not run")
+	}
+	if sp.f == nil {
+		name := filepath.Join(sp.dir, fmt.Sprintf("process-%d.jsonl", GinkgoParallelProcess()))
+		f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+		if err != nil {
+			return err
+		}
+		sp.f, sp.w = f, bufio.NewWriter(f)
+	}
+	sp.w.Write(b)
+	sp.w.WriteByte('\n')
+	// Flushed per case: a process killed mid-run keeps what it recorded.
+	return sp.w.Flush()
+}
+
+func (sp *spool) close() {
+	sp.mu.Lock()
+	defer sp.mu.Unlock()
+	if sp.f != nil {
+		sp.w.Flush()
+		sp.f.Close()
+		sp.f, sp.w = nil, nil
+	}
+}
+
+// read returns every process's results by case ID (the last one wins) in
+// ID order, and removes the directory.
+func (sp *spool) read() (map[string]reports.CaseResult, error) {
+	sp.close()
+	out := map[string]reports.CaseResult{}
+	if sp.dir == "" {
+		return out, nil
+	}
+	files, err := filepath.Glob(filepath.Join(sp.dir, "process-*.jsonl"))
+	if err != nil {
+		return nil, err
+	}
+	sort.Strings(files)
+	for _, name := range files {
+		f, err := os.Open(name)
+		if err != nil {
+			return nil, err
+		}
+		sc := bufio.NewScanner(f)
+		sc.Buffer(make([]byte, 0, 1<<20), 64<<20)
+		for sc.Scan() {
+			var cr reports.CaseResult
+			if err := json.Unmarshal(sc.Bytes(), &cr); err != nil {
+				continue // a line cut short by a killed process
+			}
+			out[cr.ID] = cr
+		}
+		f.Close()
+	}
+	return out, nil
+}
+
+func (sp *spool) remove() {
+	sp.close()
+	if sp.dir != "" {
+		os.RemoveAll(sp.dir)
+	}
+}
