@@ -103,6 +103,8 @@ type Results struct {
 	StackEvidence string `json:"stackEvidence,omitempty"`
 	// Routes are the routes the run covered.
 	Routes []Route `json:"routes,omitempty"`
+	// Shard is set when the run covered one slice of the matrix (--shard).
+	Shard *scenarios.ShardSpec `json:"shard,omitempty"`
 	// WriteError is set when the outputs could not be written.
 	WriteError error `json:"-"`
 }

@@ -51,6 +51,9 @@ type Config struct {
 	// ListOnly prepares the matrix without sending anything (--list): no
 	// loopback check, no fixture.
 	ListOnly bool
+	// Shard is "K/N": run only the K-th of N stable slices of the matrix
+	// (corscheck merge combines the shards' outputs).
+	Shard string
 	// BaseDir resolves relative paths (policy, openapi, out): the directory
 	// the user ran the command in (go test runs inside suite/).
 	BaseDir string
@@ -72,6 +75,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.OpenAPI, "openapi", "", "OpenAPI 3.0/3.1 file (YAML or JSON): its operations are the routes probed under --target")
 	fs.Var((*stringList)(&c.PathParams), "path-param", "'name=value' sample for a path parameter {name} (repeatable)")
 	fs.Float64Var(&c.Rate, "rate", 0, "at most this many requests per second to the target, preflights included (default: no limit); 429 answers are retried after Retry-After")
+	fs.StringVar(&c.Shard, "shard", "", "K/N: run the K-th of N stable slices of the matrix (by case ID); `corscheck merge` combines the shards' --out directories")
 	fs.StringVar(&c.Stack, "stack", "", "your server stack, for the fixes printed under each finding (default: detected from the responses)")
 }
 

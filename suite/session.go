@@ -53,6 +53,7 @@ type Session struct {
 	focus func(scenarios.Case) bool
 
 	spool *spool
+	shard scenarios.ShardSpec
 
 	mu       sync.Mutex
 	obs      map[string][]scenarios.Observation
@@ -71,6 +72,13 @@ func Prepare(cfg Config) (*Session, error) {
 	envErr := func(err error) (*Session, error) { s.Close(); return nil, &EnvError{err} }
 	if cfg.Getenv == nil {
 		s.Config.Getenv = os.LookupEnv
+	}
+	if cfg.Shard != "" {
+		sh, err := scenarios.ParseShard(cfg.Shard)
+		if err != nil {
+			return envErr(err)
+		}
+		s.shard = sh
 	}
 	if cfg.Out != "" && !cfg.ListOnly {
 		if err := reports.CheckOutDir(s.OutDir()); err != nil {
@@ -266,7 +274,7 @@ func (s *Session) expand(d scenarios.Discovery) error {
 	if err != nil {
 		return err
 	}
-	s.Routes, s.Cases = routes, cases
+	s.Routes, s.Cases = routes, s.shard.Shard(cases)
 	for _, r := range routes {
 		if err := checkLoopback(r.URL, s.Config.AllowRemote || s.Config.ListOnly, s.Config.Browser.Resolve); err != nil {
 			return err

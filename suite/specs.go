@@ -107,6 +107,10 @@ func (s *Session) Results(r Report) *reports.Results {
 		Resolve:    s.Config.Browser.Resolve,
 		Stack:      s.Config.Stack,
 	}
+	if s.shard.Count > 1 {
+		sh := s.shard
+		res.Shard = &sh
+	}
 	for _, r := range s.Routes {
 		res.Routes = append(res.Routes, reports.Route{Path: r.Name(), URL: r.URL, Key: r.Key, Source: r.Source})
 	}

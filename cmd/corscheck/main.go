@@ -80,13 +80,14 @@ func toolVersion() string { return readBuildInfo().String() }
 const usage = `corscheck: CORS conformance, decided by a real browser.
 
 Usage:
-  corscheck run     [--policy FILE] [--target URL] [--out DIR] [--label-filter EXPR] [--focus REGEX] ...
+  corscheck run     [--policy FILE] [--target URL] [--out DIR] [--label-filter EXPR] [--focus REGEX] [--shard K/N] ...
   corscheck probe   URL --origin ORIGIN [--method M] [--header 'Name: value']... [--credentials MODE] [--json]
   corscheck fixtures list
   corscheck fixtures serve NAME [--addr HOST:PORT]
   corscheck report  RESULTS.json [-o report.html]
-  corscheck diff    OLD.json NEW.json [--html FILE] [--markdown FILE]
+  corscheck diff    OLD.json NEW.json [--format text|markdown|github] [--allow-removed] [--html FILE] [--markdown FILE]
   corscheck compat  --policy FILE NAME=URL... [--out DIR]   (URL may be fixture:NAME)
+  corscheck merge   --out DIR SHARD_DIR...                  (the outputs of run --shard 1/N ... N/N)
   corscheck version
 
 Exit status: 0 success (allowed / every case passed), 1 blocked / a case failed,
@@ -128,6 +129,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = cmdDiff(args[1:], stdout, stderr)
 	case "compat":
 		err = cmdCompat(args[1:], stdout, stderr)
+	case "merge":
+		err = cmdMerge(args[1:], stdout, stderr)
 	case "version", "--version":
 		b := readBuildInfo()
 		fmt.Fprintln(stdout, "corscheck", b)
@@ -137,7 +140,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 	default:
-		err = usageErr("unknown command %q; commands: run, probe, fixtures, report, diff, compat, version", args[0])
+		err = usageErr("unknown command %q; commands: run, probe, fixtures, report, diff, compat, merge, version", args[0])
 	}
 	if err == nil {
 		return 0

@@ -1,0 +1,87 @@
+package reports
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Merge combines the results of the shards of one run (--shard K/N) into
+// the results an unsharded run would have written: the cases of every
+// shard, then the summary, the stack and the findings derived again from
+// all of them. The shards must be of the same target, policy, browser and
+// shard count, each shard exactly once.
+func Merge(parts []*Results, names []string) (*Results, error) {
+	if len(parts) == 0 {
+		return nil, fmt.Errorf("nothing to merge: give the --out directories (or results.json files) of every shard")
+	}
+	first := parts[0]
+	policy := func(r *Results) []byte { b, _ := json.Marshal(r.Policy); return b }
+	count := 0
+	if first.Shard != nil {
+		count = first.Shard.Count
+	}
+	have := map[int]string{}
+	for i, p := range parts {
+		switch {
+		case p.Shard == nil && len(parts) > 1:
+			return nil, fmt.Errorf("%s is not a shard (no --shard K/N): merge combines the shards of one run", names[i])
+		case p.Shard != nil && p.Shard.Count != count:
+			return nil, fmt.Errorf("%s is shard %s but %s is of %d shards: merge the shards of one run", names[i], p.Shard, names[0], count)
+		case p.Target != first.Target:
+			return nil, fmt.Errorf("%s tested %s, %s tested %s: merge the shards of one run", names[i], p.Target, names[0], first.Target)
+		case !bytes.Equal(policy(p), policy(first)):
+			return nil, fmt.Errorf("%s was run with another policy than %s: merge the shards of one run", names[i], names[0])
+		case p.Browser != first.Browser:
+			return nil, fmt.Errorf("%s ran in %s, %s in %s: merge the shards of one browser's run (compat compares browsers)", names[i], p.Browser, names[0], first.Browser)
+		}
+		if p.Shard != nil {
+			if prev, dup := have[p.Shard.Index]; dup {
+				return nil, fmt.Errorf("shard %s is given twice (%s and %s)", p.Shard, prev, names[i])
+			}
+			have[p.Shard.Index] = names[i]
+		}
+	}
+	var missing []string
+	for k := 1; k <= count; k++ {
+		if _, ok := have[k]; !ok {
+			missing = append(missing, fmt.Sprintf("%d/%d", k, count))
+		}
+	}
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("shard %s missing: give every shard's output (a merged run with a shard missing would pass on cases it never ran)", strings.Join(missing, ", "))
+	}
+	out := &Results{
+		Tool: first.Tool, Browser: first.Browser, Target: first.Target, Policy: first.Policy,
+		Insecure: first.Insecure, ChromeArgs: first.ChromeArgs, Resolve: first.Resolve, Routes: first.Routes,
+	}
+	seen := map[string]string{}
+	var start time.Time
+	for i, p := range parts {
+		if t, err := time.Parse(time.RFC3339, p.StartedAt); err == nil && (start.IsZero() || t.Before(start)) {
+			start = t
+		}
+		// Shards run side by side: the merged run took as long as the longest.
+		out.DurationMs = max(out.DurationMs, p.DurationMs)
+		out.Interrupted = out.Interrupted || p.Interrupted
+		if p.Stack != "" && p.StackEvidence == "" {
+			out.Stack = p.Stack // given with --stack: keep it
+		}
+		for _, c := range p.Cases {
+			if prev, dup := seen[c.ID]; dup {
+				return nil, fmt.Errorf("case %s is in %s and %s: shards do not overlap, so these are not shards of one run", c.ID, prev, names[i])
+			}
+			seen[c.ID] = names[i]
+			out.Cases = append(out.Cases, c)
+		}
+	}
+	if !start.IsZero() {
+		out.StartedAt = start.UTC().Format(time.RFC3339)
+	}
+	sort.SliceStable(out.Cases, func(i, j int) bool { return out.Cases[i].ID < out.Cases[j].ID })
+	out.Finish()
+	return out, nil
+}
