@@ -313,3 +313,21 @@ func TestJUnitValidatesAgainstJenkinsSchema(t *testing.T) {
 		t.Error("the schema accepts a skipped attribute on testsuites: it proves nothing")
 	}
 }
+
+// A run's Markdown summary: findings with their fixes, target text
+// escaped, under the cap however many findings there are.
+func TestResultsMarkdown(t *testing.T) {
+	r := sample()
+	r.Finish()
+	m := r.Markdown(MarkdownLimit, "")
+	if !strings.Contains(m, "1 passed, 1 failed, 1 errored") || !strings.Contains(m, "fix:") || strings.Contains(m, "<script") {
+		t.Fatalf("summary:\n%s", m)
+	}
+	for i := 0; i < 3000; i++ {
+		r.Findings = append(r.Findings, Finding{Severity: "error", Message: fmt.Sprintf("finding %d <img src=x>", i), Fix: strings.Repeat("fix ", 20), Cases: []string{"a", "b"}})
+	}
+	m = r.Markdown(MarkdownLimit, "https://ci.example/report.html")
+	if n := utf8.RuneCountInString(m); n > MarkdownLimit || !strings.Contains(m, "do not fit here") || strings.Contains(m, "<img") {
+		t.Fatalf("capped summary: %d characters", n)
+	}
+}

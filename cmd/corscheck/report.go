@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"os"
 
 	"github.com/corscheck/corscheck/reports"
 )
@@ -10,6 +11,8 @@ import (
 func cmdReport(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("report", stderr)
 	out := fs.String("o", "report.html", "HTML file to write")
+	mdOut := fs.String("markdown", "", "write a Markdown summary (counts, findings, fixes; under 60,000 characters) to this file instead; - is stdout, $GITHUB_STEP_SUMMARY the job summary")
+	link := fs.String("link", "", "URL of the full report, linked from the Markdown")
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
 		return err
@@ -20,6 +23,21 @@ func cmdReport(args []string, stdout, stderr io.Writer) error {
 	res, err := reports.ReadResults(pos[0])
 	if err != nil {
 		return &exitError{2, err}
+	}
+	if *mdOut != "" {
+		text := res.Markdown(reports.MarkdownLimit, *link)
+		if *mdOut == "-" {
+			fmt.Fprint(stdout, text)
+			return nil
+		}
+		write := reports.WriteFileAtomic
+		if *mdOut == os.Getenv("GITHUB_STEP_SUMMARY") {
+			write = func(p string, b []byte) error { return appendFile(p, string(b)) } // other steps write there too
+		}
+		if err := write(*mdOut, []byte(text)); err != nil {
+			return &exitError{2, err}
+		}
+		return nil
 	}
 	html, err := res.HTML()
 	if err != nil {
