@@ -268,7 +268,7 @@ func (p *originPage) runChunk(ctx context.Context, runID string, probes []Probe,
 	// preflights hang, the ones in flight hold the browser's connections
 	// (six per host), and a simple request queued behind them would time
 	// out although the target answers it.
-	sort.SliceStable(groups, func(a, b int) bool { return specs[groups[a][0]].Kind < specs[groups[b][0]].Kind })
+	sortGroupsByKind(specs, groups)
 	giveUp := o.GiveUpAfter
 	args, err := json.Marshal([]any{specs, groups, o.Concurrency, o.Timeout.Milliseconds(), giveUp, o.Rate, o.MaxBody})
 	if err != nil {
@@ -339,6 +339,11 @@ func (p *originPage) runChunk(ctx context.Context, runID string, probes []Probe,
 		}
 	}
 	return out, nil
+}
+
+// sortGroupsByKind puts requests that need no preflight first.
+func sortGroupsByKind(specs []jsSpec, groups [][]int) {
+	sort.SliceStable(groups, func(a, b int) bool { return specs[groups[a][0]].Kind < specs[groups[b][0]].Kind })
 }
 
 // withSilent is batchJS with its counters starting at the given values.

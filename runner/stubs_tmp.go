@@ -5,11 +5,7 @@ import (
 	"errors"
 )
 
-// The Firefox engine and the browser pool land in their own commits.
-func startFirefox(context.Context, Options) (Browser, error) {
-	return nil, errors.New("--browser firefox is not available in this build yet")
-}
-
+// The browser pool lands in its own commit.
 func startPool(context.Context, Options) (Browser, error) {
 	return nil, errors.New("several --browser-url endpoints are not supported in this build yet")
 }

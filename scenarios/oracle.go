@@ -1,6 +1,7 @@
 package scenarios
 
 import (
+	"net"
 	"net/url"
 	"sort"
 	"strconv"
@@ -526,6 +527,43 @@ var ChromeDeviations = map[string]string{
 	"max-age-cap":                    "Access-Control-Max-Age is capped at 7200 s (services/network/public/cpp/cors/preflight_result.cc: kMaxTimeout); Firefox caps at 86400 s.",
 	"negative-max-age":               "A negative Access-Control-Max-Age is a lifetime of 0 (nothing cached), not a parse failure with the default 5 s (preflight_result.cc parses it as an integer and clamps it).",
 	"invalid-list-parameter":         "InvalidAllowMethodsPreflightResponse and InvalidAllowHeadersPreflightResponse carry an empty failedParameter.",
+}
+
+// FirefoxMaxAge is Firefox's cap on Access-Control-Max-Age (seconds).
+const FirefoxMaxAge = 86400
+
+// FirefoxDeviations names where Firefox ESR 153 departs from Chrome 156 on
+// the same server answer, each seen on this machine; a difference between
+// the two browsers that one of these explains is a browser difference,
+// never the server's fault.
+var FirefoxDeviations = map[string]string{
+	"ip-literal-preflight-cache": "Firefox does not reliably reuse a cached preflight for an IP-literal host (http://127.0.0.1:PORT): repeats usually send a new preflight; it does reuse it for a named host (localhost). Chrome reuses it for both.",
+	"acao-list":                  "An Access-Control-Allow-Origin holding a comma-separated list is reported as a mismatch (CORSAllowOriginNotMatchingOrigin); Chrome reports MultipleAllowOriginValues. Both block.",
+	"userinfo-redirect":          "A redirect to a URL with user:password@ fails with a generic network error (no CORS message); Chrome reports RedirectContainsCredentials.",
+	"max-age-cap":                "Access-Control-Max-Age is capped at 86400 s (24 h); Chrome caps it at 7200 s (2 h).",
+	"reason-detail":              "Firefox's console reasons are coarser than Chrome's corsError: no method name for a method missing from Access-Control-Allow-Methods, no Access-Control-Allow-Credentials value; failedParameter stays empty there.",
+}
+
+// PreflightCacheReliable reports whether the engine reuses a cached
+// preflight for the URL's host every time (FirefoxDeviations
+// ["ip-literal-preflight-cache"]).
+func PreflightCacheReliable(engine, rawURL string) bool {
+	if engine != "firefox" {
+		return true
+	}
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return true
+	}
+	return net.ParseIP(strings.Trim(u.Hostname(), "[]")) == nil
+}
+
+// MaxAgeCap is the engine's cap on Access-Control-Max-Age.
+func MaxAgeCap(engine string) int {
+	if engine == "firefox" {
+		return FirefoxMaxAge
+	}
+	return ChromeMaxAge
 }
 
 // PreflightsFor is how many preflights a server sees for a request fetched

@@ -370,7 +370,7 @@ func judgeCacheOf(c Case, r Request, obs []Observation) Judgement {
 			}
 			return Judgement{Verdict: Fail, Header: "Access-Control-Max-Age",
 				Message: fmt.Sprintf("%s: the preflight carried %s, the policy says %d", req, shown, *want),
-				Fix:     fmt.Sprintf("Send Access-Control-Max-Age: %d on preflight responses (Chrome caps it at %d).", *want, ChromeMaxAge)}
+				Fix:     fmt.Sprintf("Send Access-Control-Max-Age: %d on preflight responses (Chrome caps it at %d s, Firefox at %d s).", *want, ChromeMaxAge, FirefoxMaxAge)}
 		}
 	}
 	preflights := 0
@@ -378,6 +378,10 @@ func judgeCacheOf(c Case, r Request, obs []Observation) Judgement {
 		if o.Preflight != nil {
 			preflights++
 		}
+	}
+	if want := c.Expected.Preflights; want != nil && preflights != *want && preflights <= len(obs) && !PreflightCacheReliable(obs[0].Engine, r.URL) {
+		return Judgement{Verdict: Pass, Message: fmt.Sprintf("%s %d times: %d preflight(s), Access-Control-Max-Age as the policy says; browser difference: %s",
+			req, len(obs), preflights, FirefoxDeviations["ip-literal-preflight-cache"])}
 	}
 	if want := c.Expected.Preflights; want != nil && preflights != *want {
 		return Judgement{Verdict: Fail, Header: "Access-Control-Max-Age",

@@ -1,0 +1,532 @@
+package runner
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/corscheck/corscheck/scenarios"
+)
+
+// Firefox is the Firefox engine over WebDriver BiDi: one browser corscheck
+// starts, a user context (own cookie jar and preflight cache) and a tab
+// per origin page.
+type Firefox struct {
+	proc    *firefoxProcess
+	conn    *bidiConn
+	version string
+	path    string
+
+	mu   sync.Mutex
+	tabs map[string]*ffCollector // browsing context id -> its events
+	once sync.Once
+}
+
+// Engine is "firefox".
+func (b *Firefox) Engine() string { return EngineFirefox }
+
+// Version is "Firefox/153.8.0".
+func (b *Firefox) Version() string { return b.version }
+
+// PID is the main Firefox process.
+func (b *Firefox) PID() int {
+	if b.proc != nil && b.proc.cmd.Process != nil {
+		return b.proc.cmd.Process.Pid
+	}
+	return 0
+}
+
+// Profile is the temporary profile directory (removed by Close).
+func (b *Firefox) Profile() string {
+	if b.proc == nil {
+		return ""
+	}
+	return b.proc.profile
+}
+
+var ffEvents = []string{"network.beforeRequestSent", "network.responseStarted", "network.responseCompleted", "network.fetchError", "log.entryAdded"}
+
+func startFirefox(ctx context.Context, o Options) (Browser, error) {
+	if err := o.ValidateFirefox(); err != nil {
+		return nil, err
+	}
+	path, err := FindFirefox(o.FirefoxPath)
+	if err != nil {
+		return nil, err
+	}
+	b := &Firefox{path: path, tabs: map[string]*ffCollector{}}
+	version, err := bounded(ctx, o.startTimeout(), path, func() (string, error) {
+		proc, wsURL, err := launchFirefox(path, o)
+		if err != nil {
+			return "", err
+		}
+		b.proc = proc
+		conn, err := dialBiDi(context.Background(), wsURL+"/session")
+		if err != nil {
+			return "", fmt.Errorf("connect to its WebDriver BiDi endpoint %s: %w", wsURL, err)
+		}
+		b.conn = conn
+		var sess struct {
+			Capabilities struct {
+				BrowserName    string `json:"browserName"`
+				BrowserVersion string `json:"browserVersion"`
+			} `json:"capabilities"`
+		}
+		caps := map[string]any{"acceptInsecureCerts": o.Insecure}
+		if err := conn.call(context.Background(), "session.new", map[string]any{"capabilities": map[string]any{"alwaysMatch": caps}}, &sess); err != nil {
+			return "", err
+		}
+		conn.subscribe(b.dispatch)
+		if err := conn.call(context.Background(), "session.subscribe", map[string]any{"events": ffEvents}, nil); err != nil {
+			return "", err
+		}
+		return "Firefox/" + sess.Capabilities.BrowserVersion, nil
+	}, b.Close)
+	if err != nil {
+		b.Close()
+		return nil, fmt.Errorf("start %s: %w", path, err)
+	}
+	b.version = version
+	return b, nil
+}
+
+// dispatch hands each event to the tab it belongs to.
+func (b *Firefox) dispatch(method string, params json.RawMessage) {
+	var head struct {
+		Context string `json:"context"`
+		Source  struct {
+			Context string `json:"context"`
+		} `json:"source"`
+	}
+	if json.Unmarshal(params, &head) != nil {
+		return
+	}
+	id := head.Context
+	if id == "" {
+		id = head.Source.Context
+	}
+	b.mu.Lock()
+	c := b.tabs[id]
+	b.mu.Unlock()
+	if c != nil {
+		c.handle(method, params)
+	}
+}
+
+// Close ends the session and the browser (its whole process group) and
+// removes the profile. Safe to call twice.
+func (b *Firefox) Close() {
+	if b == nil {
+		return
+	}
+	b.once.Do(func() {
+		if b.conn != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			b.conn.call(ctx, "session.end", nil, nil)
+			cancel()
+			b.conn.close()
+		}
+		b.proc.kill()
+	})
+}
+
+// ffPage is one tab whose document has the probe origin.
+type ffPage struct {
+	b           *Firefox
+	origin      string
+	context     string
+	userContext string
+	events      *ffCollector
+}
+
+const ffCallTimeout = 30 * time.Second
+
+func (b *Firefox) call(ctx context.Context, method string, params, out any) error {
+	ctx, cancel := context.WithTimeout(ctx, ffCallTimeout)
+	defer cancel()
+	return b.conn.call(ctx, method, params, out)
+}
+
+// openPage makes a user context and a tab in it, and loads the synthetic
+// page on origin: network.addIntercept catches only the page's own URL (and
+// its favicon) while it loads, and is removed before any probe runs.
+func (b *Firefox) openPage(ctx context.Context, origin string, setup PageSetup) (*ffPage, error) {
+	pageURL, sandboxed, err := pageURLFor(origin)
+	if err != nil {
+		return nil, err
+	}
+	var uc struct {
+		UserContext string `json:"userContext"`
+	}
+	if err := b.call(ctx, "browser.createUserContext", nil, &uc); err != nil {
+		return nil, fmt.Errorf("new user context for origin %s: %w", origin, err)
+	}
+	p := &ffPage{b: b, origin: origin, userContext: uc.UserContext, events: newFFCollector()}
+	var bc struct {
+		Context string `json:"context"`
+	}
+	if err := b.call(ctx, "browsingContext.create", map[string]any{"type": "tab", "userContext": uc.UserContext}, &bc); err != nil {
+		p.close()
+		return nil, fmt.Errorf("open tab for origin %s: %w", origin, err)
+	}
+	p.context = bc.Context
+	b.mu.Lock()
+	b.tabs[p.context] = p.events
+	b.mu.Unlock()
+	for _, ck := range setup.Cookies {
+		if err := b.setCookie(ctx, uc.UserContext, ck); err != nil {
+			p.close()
+			return nil, fmt.Errorf("set cookie %s: %w", ck.Name, err)
+		}
+	}
+	favicon := strings.TrimSuffix(pageURL, pagePath) + "/favicon.ico"
+	var ic struct {
+		Intercept string `json:"intercept"`
+	}
+	if err := b.call(ctx, "network.addIntercept", map[string]any{
+		"phases": []string{"beforeRequestSent"}, "contexts": []string{p.context},
+		"urlPatterns": []any{map[string]string{"type": "string", "pattern": pageURL}, map[string]string{"type": "string", "pattern": favicon}},
+	}, &ic); err != nil {
+		p.close()
+		return nil, fmt.Errorf("intercept origin page %s: %w", pageURL, err)
+	}
+	// Answer the page's own request while the navigation runs.
+	stop := b.conn.subscribe(func(method string, params json.RawMessage) {
+		if method != "network.beforeRequestSent" {
+			return
+		}
+		var ev ffNetworkEvent
+		if json.Unmarshal(params, &ev) != nil || !ev.IsBlocked || ev.Context != p.context {
+			return
+		}
+		go b.answerPage(ev.Request.Request, ev.Request.URL == pageURL, sandboxed)
+	})
+	err = b.call(ctx, "browsingContext.navigate", map[string]any{"context": p.context, "url": pageURL, "wait": "complete"}, nil)
+	stop()
+	if rerr := b.call(ctx, "network.removeIntercept", map[string]any{"intercept": ic.Intercept}, nil); err == nil && rerr != nil {
+		err = rerr
+	}
+	if err != nil {
+		p.close()
+		return nil, fmt.Errorf("load origin page %s: %w", pageURL, err)
+	}
+	got, err := p.evaluate(ctx, "self.origin")
+	if err != nil {
+		p.close()
+		return nil, fmt.Errorf("origin page %s: %w", pageURL, err)
+	}
+	if got != origin {
+		p.close()
+		return nil, fmt.Errorf("origin page %s has origin %q, want %q", pageURL, got, origin)
+	}
+	return p, nil
+}
+
+// answerPage provides the synthetic page (or a 404 for its favicon).
+func (b *Firefox) answerPage(request string, page, sandboxed bool) {
+	ctx := context.Background()
+	if !page {
+		b.call(ctx, "network.provideResponse", map[string]any{"request": request, "statusCode": 404, "reasonPhrase": "Not Found",
+			"headers": []bidiHeader{{Name: "Content-Length", Value: bidiValue{"string", "0"}}}}, nil)
+		return
+	}
+	headers := []bidiHeader{{Name: "Content-Type", Value: bidiValue{"string", "text/html; charset=utf-8"}}, {Name: "Cache-Control", Value: bidiValue{"string", "no-store"}}}
+	if sandboxed {
+		headers = append(headers, bidiHeader{Name: "Content-Security-Policy", Value: bidiValue{"string", "sandbox allow-scripts"}})
+	}
+	b.call(ctx, "network.provideResponse", map[string]any{"request": request, "statusCode": 200, "reasonPhrase": "OK",
+		"headers": headers, "body": bidiValue{"string", pageHTML}}, nil)
+}
+
+func (b *Firefox) setCookie(ctx context.Context, userContext string, c CookieSpec) error {
+	domain := c.Domain
+	if domain == "" {
+		if u, err := url.Parse(c.URL); err == nil {
+			domain = u.Hostname()
+		}
+	}
+	path := c.Path
+	if path == "" {
+		path = "/"
+	}
+	ck := map[string]any{"name": c.Name, "value": bidiValue{"string", c.Value}, "domain": domain, "path": path, "secure": c.Secure, "httpOnly": c.HTTPOnly}
+	switch strings.ToLower(c.SameSite) {
+	case "strict":
+		ck["sameSite"] = "strict"
+	case "lax":
+		ck["sameSite"] = "lax"
+	case "none":
+		ck["sameSite"] = "none"
+	}
+	return b.call(ctx, "storage.setCookie", map[string]any{"cookie": ck, "partition": map[string]any{"type": "storageKey", "userContext": userContext}}, nil)
+}
+
+// evaluate runs an expression in the page and returns its string result.
+func (p *ffPage) evaluate(ctx context.Context, expr string) (string, error) {
+	var res struct {
+		Type   string `json:"type"`
+		Result struct {
+			Type  string          `json:"type"`
+			Value json.RawMessage `json:"value"`
+		} `json:"result"`
+		ExceptionDetails *struct {
+			Text string `json:"text"`
+		} `json:"exceptionDetails"`
+	}
+	err := p.b.conn.call(ctx, "script.evaluate", map[string]any{"expression": expr, "target": map[string]any{"context": p.context}, "awaitPromise": true, "resultOwnership": "none"}, &res)
+	if err != nil {
+		return "", err
+	}
+	if res.Type == "exception" {
+		msg := "script error"
+		if res.ExceptionDetails != nil {
+			msg = res.ExceptionDetails.Text
+		}
+		return "", errors.New(msg)
+	}
+	var s string
+	if err := json.Unmarshal(res.Result.Value, &s); err != nil {
+		return "", fmt.Errorf("script returned %s, not a string", res.Result.Type)
+	}
+	return s, nil
+}
+
+func (p *ffPage) close() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if p.context != "" {
+		p.b.conn.call(ctx, "browsingContext.close", map[string]any{"context": p.context}, nil)
+		p.b.mu.Lock()
+		delete(p.b.tabs, p.context)
+		p.b.mu.Unlock()
+	}
+	if p.userContext != "" {
+		p.b.conn.call(ctx, "browser.removeUserContext", map[string]any{"userContext": p.userContext}, nil)
+	}
+}
+
+// Run executes the probes like Chrome.Run: probes grouped by origin (a
+// tab each), tabs in parallel, each observation built from its own
+// events. A browser that goes away turns the rest into errors.
+func (b *Firefox) Run(ctx context.Context, probes []Probe, o RunOptions) ([][]scenarios.Observation, error) {
+	o = o.withDefaults()
+	out := make([][]scenarios.Observation, len(probes))
+	runID := randomID()
+	byOrigin := map[string][]int{}
+	var origins []string
+	for i, p := range probes {
+		if _, ok := byOrigin[p.Origin]; !ok {
+			origins = append(origins, p.Origin)
+		}
+		byOrigin[p.Origin] = append(byOrigin[p.Origin], i)
+	}
+	if o.Rate > 0 {
+		o.Rate /= float64(min(o.Pages, len(origins)))
+	}
+	var (
+		kinds     kindState
+		progressM sync.Mutex
+	)
+	report := func(chunk []int) {
+		if o.OnChunk == nil {
+			return
+		}
+		obs := make([][]scenarios.Observation, len(chunk))
+		for k, i := range chunk {
+			obs[k] = out[i]
+		}
+		progressM.Lock()
+		o.OnChunk(chunk, obs)
+		progressM.Unlock()
+	}
+	work := make(chan string)
+	var wg sync.WaitGroup
+	for range min(o.Pages, len(origins)) {
+		wg.Go(func() {
+			for origin := range work {
+				b.runOrigin(ctx, origin, runID, probes, byOrigin[origin], out, o, &kinds, report)
+			}
+		})
+	}
+	for _, origin := range origins {
+		select {
+		case work <- origin:
+		case <-ctx.Done():
+		}
+	}
+	close(work)
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return out, err
+	}
+	fillMissing(probes, out, b.version, EngineFirefox, scenarios.ErrorBrowser, "not run: the browser went away")
+	return out, nil
+}
+
+func (b *Firefox) runOrigin(ctx context.Context, origin, runID string, probes []Probe, idx []int,
+	out [][]scenarios.Observation, o RunOptions, kinds *kindState, report func([]int)) {
+	if ctx.Err() != nil {
+		return
+	}
+	fail := func(ids []int, err error) {
+		for _, i := range ids {
+			out[i] = errored(probes[i], b.version, EngineFirefox, scenarios.ErrorBrowser, "browser: "+describeErr(err))
+		}
+		report(ids)
+	}
+	page, err := b.openPage(ctx, origin, o.Setup)
+	if err != nil && ctx.Err() == nil && !errors.Is(err, ErrBrowserGone) {
+		// Firefox sometimes discards a tab it is still creating when many
+		// open at once: the browser's hiccup, never the server's fault.
+		page, err = b.openPage(ctx, origin, o.Setup)
+	}
+	if err != nil {
+		if ctx.Err() == nil {
+			fail(idx, err)
+		}
+		return
+	}
+	defer func() { page.close() }()
+	for start := 0; start < len(idx); start += o.ChunkSize {
+		if ctx.Err() != nil {
+			return
+		}
+		chunk := idx[start:min(start+o.ChunkSize, len(idx))]
+		obs, err := page.runChunk(ctx, runID, probes, chunk, o, kinds.snapshot())
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			fail(chunk, err)
+			if errors.Is(err, ErrBrowserGone) {
+				fail(idx[start+len(chunk):], err)
+				return
+			}
+			continue
+		}
+		timedOut := false
+		for k, i := range chunk {
+			out[i] = obs[k]
+			kinds.record(probes[i].Fetches, obs[k])
+			for _, ob := range obs[k] {
+				timedOut = timedOut || ob.ErrorKind == scenarios.ErrorTimeout
+			}
+		}
+		b.retryLater(ctx, page, runID, probes, chunk, out, o, kinds)
+		report(chunk)
+		if timedOut && start+o.ChunkSize < len(idx) {
+			// Requests never answered may hold the tab's connections: a
+			// fresh user context starts with none.
+			page.close()
+			if page, err = b.openPage(ctx, origin, o.Setup); err != nil {
+				if ctx.Err() == nil {
+					fail(idx[start+o.ChunkSize:], err)
+				}
+				return
+			}
+		}
+	}
+}
+
+// retryLater is Chrome.retryLater for Firefox: probes answered 429 (or
+// 503 with Retry-After) are tried again after the wait.
+func (b *Firefox) retryLater(ctx context.Context, page *ffPage, runID string, probes []Probe, chunk []int,
+	out [][]scenarios.Observation, o RunOptions, kinds *kindState) {
+	for attempt := 1; attempt <= retries; attempt++ {
+		var again []int
+		wait := time.Duration(0)
+		for _, i := range chunk {
+			if d, ok := retryable(out[i], retryWait); ok {
+				again = append(again, i)
+				wait = max(wait, d)
+			}
+		}
+		if len(again) == 0 {
+			return
+		}
+		select {
+		case <-time.After(wait):
+		case <-ctx.Done():
+			return
+		}
+		obs, err := page.runChunk(ctx, fmt.Sprintf("%s-retry%d", runID, attempt), probes, again, o, kinds.snapshot())
+		if err != nil {
+			return
+		}
+		for k, i := range again {
+			out[i] = obs[k]
+		}
+	}
+}
+
+// runChunk runs some probes in one script.evaluate (the same page script
+// as Chrome's) and builds their observations from the tab's events.
+func (p *ffPage) runChunk(ctx context.Context, runID string, probes []Probe, chunk []int, o RunOptions, silent [2]int) ([][]scenarios.Observation, error) {
+	var specs []jsSpec
+	var groups [][]int
+	type ref struct {
+		token string
+		seq   int
+		fetch Fetch
+	}
+	var refs []ref
+	for _, i := range chunk {
+		token := fmt.Sprintf("%s.%d", runID, i)
+		var g []int
+		for seq, f := range probes[i].Fetches {
+			g = append(g, len(specs))
+			specs = append(specs, f.spec(token))
+			refs = append(refs, ref{token, seq, f})
+		}
+		groups = append(groups, g)
+	}
+	sortGroupsByKind(specs, groups)
+	args, err := json.Marshal([]any{specs, groups, o.Concurrency, o.Timeout.Milliseconds(), o.GiveUpAfter, o.Rate, o.MaxBody})
+	if err != nil {
+		return nil, err
+	}
+	expr := "(async () => JSON.stringify(await " + withSilent(silent) + "(..." + string(args) + ")))()"
+	perGroup := (len(specs) + max(1, o.Concurrency) - 1) / max(1, o.Concurrency)
+	deadline := o.Timeout*time.Duration(perGroup+1) + 10*time.Second
+	if o.Rate > 0 {
+		deadline += time.Duration(float64(2*len(specs))/o.Rate*float64(time.Second)) + retryWait
+	}
+	evalCtx, cancel := context.WithTimeout(ctx, deadline)
+	defer cancel()
+	raw, err := p.evaluate(evalCtx, expr)
+	if err != nil {
+		return nil, err
+	}
+	var results []jsResult
+	if err := json.Unmarshal([]byte(raw), &results); err != nil {
+		return nil, fmt.Errorf("page results: %w", err)
+	}
+	if len(results) != len(specs) {
+		return nil, fmt.Errorf("page returned %d results for %d fetches", len(results), len(specs))
+	}
+	// Network events come from the parent process, console messages from
+	// the content process: wait until each fetch has what it needs.
+	p.events.waitComplete(ctx, func(c *ffCollector) bool {
+		for k, r := range refs {
+			if !c.complete(r.token, r.seq, results[k]) {
+				return false
+			}
+		}
+		return true
+	}, settle)
+	out := make([][]scenarios.Observation, len(chunk))
+	k := 0
+	for n, i := range chunk {
+		for range probes[i].Fetches {
+			r := refs[k]
+			out[n] = append(out[n], p.events.observe(p.origin, r.token, r.seq, r.fetch, results[k], p.b.version))
+			k++
+		}
+	}
+	return out, nil
+}
