@@ -338,7 +338,8 @@ func (ctx *causeContext) blocked(j Judged, f causeFacts) causeFacts {
 	if pf := o.Preflight; pf != nil && ce.IsPreflight() {
 		acao, hasACAO := pf.ResponseHeader("access-control-allow-origin")
 		switch {
-		case ce == "PreflightDisallowedRedirect":
+		case ce == "PreflightDisallowedRedirect", pf.Status >= 300 && pf.Status < 400 && pf.Status != 304:
+			// Chrome names the redirect; Firefox says the preflight did not succeed.
 			f.status = pf.Status
 			return set("preflight-redirect")
 		case pf.Status == 401 || pf.Status == 403 || pf.Status == 407:
@@ -354,6 +355,9 @@ func (ctx *causeContext) blocked(j Judged, f causeFacts) causeFacts {
 			return set("preflight-status")
 		case ce == "MethodDisallowedByPreflightResponse":
 			f.method = o.FailedParameter
+			if f.method == "" {
+				f.method = NormalizeMethod(c.Request.Method) // Firefox does not name it
+			}
 			return set("methods-missing")
 		case ce == "HeaderDisallowedByPreflightResponse":
 			f.header, f.method = o.FailedParameter, ""
@@ -396,10 +400,23 @@ func (ctx *causeContext) blocked(j Judged, f causeFacts) causeFacts {
 	case base == "AllowOriginMismatch":
 		f.value = o.FailedParameter
 		return set("origin-mismatch")
-	case base == "InvalidAllowCredentials" && o.FailedParameter == "":
-		return set("acac-missing")
 	case base == "InvalidAllowCredentials":
-		f.value = o.FailedParameter
+		// Chrome names the value; Firefox does not: read it from the answer.
+		value, present := o.FailedParameter, o.FailedParameter != ""
+		if !present {
+			h := map[string]string(nil)
+			if o.Response != nil {
+				h = o.Response.Headers
+			}
+			if ce.IsPreflight() && o.Preflight != nil {
+				h = o.Preflight.ResponseHeaders
+			}
+			value, present = lookup(h, "access-control-allow-credentials")
+		}
+		if !present {
+			return set("acac-missing")
+		}
+		f.value = value
 		return set("acac-invalid")
 	case base == "MissingAllowOriginHeader":
 		st := 0
