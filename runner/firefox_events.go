@@ -289,7 +289,7 @@ var firefoxReasons = []struct {
 	{"CORSDidNotSucceed2", "(Reason: CORS request did not succeed)", "", "", false},
 }
 
-var ffParam = regexp.MustCompile(`(?:does not match|header) ‘([^’]*)’`)
+var ffParam = regexp.MustCompile(`does not match ‘([^’]*)’|header ‘([^’]*)’ is not allowed`)
 
 // FirefoxReason is what a Firefox console message means: its key, the
 // corsError with Chrome's name (for the actual response or the preflight),
@@ -306,7 +306,7 @@ func FirefoxReason(text string, preflight bool) (key string, ce scenarios.CorsEr
 		}
 		if r.param {
 			if m := ffParam.FindStringSubmatch(text); m != nil {
-				param = m[1]
+				param = m[1] + m[2]
 			}
 		}
 		return r.key, ce, param, true

@@ -1,0 +1,133 @@
+package main
+
+import (
+	"bytes"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/corscheck/corscheck/reports"
+	"github.com/corscheck/corscheck/scenarios"
+)
+
+// firefoxUnder lists the PIDs of Firefox processes (the main one and its
+// content processes) whose profile lives under dir: they all inherit
+// HOME=<profile>.
+func firefoxUnder(dir string) []string {
+	var pids []string
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		env, err := os.ReadFile(filepath.Join("/proc", e.Name(), "environ"))
+		if err != nil || !bytes.Contains(env, []byte("HOME="+dir)) {
+			continue
+		}
+		if exe, _ := os.Readlink(filepath.Join("/proc", e.Name(), "exe")); strings.Contains(exe, "firefox") {
+			pids = append(pids, e.Name())
+		}
+	}
+	return pids
+}
+
+// hangingTarget answers nothing until the test ends; arrived fires at the
+// first request.
+func hangingTarget(t *testing.T) (string, chan struct{}) {
+	arrived := make(chan struct{}, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case arrived <- struct{}{}:
+		default:
+		}
+		<-r.Context().Done()
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL, arrived
+}
+
+// startFirefoxRun starts corscheck run --browser firefox against a target
+// that never answers and waits until Firefox's first request arrives.
+func startFirefoxRun(t *testing.T) (*exec.Cmd, string, string, *bytes.Buffer) {
+	url, arrived := hangingTarget(t)
+	tmp := t.TempDir()
+	out := filepath.Join(tmp, "out")
+	cmd := exec.Command(bin, "run", "--browser", "firefox", "--policy", "../../fixtures/policies/sample.yaml", "--target", url+"/api", "--timeout", "60s", "--out", out)
+	cmd.Env = append(os.Environ(), "TMPDIR="+tmp)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-arrived:
+	case <-time.After(30 * time.Second):
+		cmd.Process.Kill()
+		t.Fatalf("no request reached the target: %s", stderr.String())
+	}
+	if n := len(firefoxUnder(tmp)); n < 2 {
+		t.Fatalf("%d Firefox processes found under the test's TMPDIR, want the main one and a content process: the checks below would prove nothing", n)
+	}
+	return cmd, tmp, out, &stderr
+}
+
+// Ctrl-C during a Firefox run: it stops within seconds, writes partial
+// results, and leaves no Firefox process and no profile.
+func TestFirefoxInterruptLeavesNoProcess(t *testing.T) {
+	cmd, tmp, out, stderr := startFirefoxRun(t)
+	start := time.Now()
+	cmd.Process.Signal(syscall.SIGINT)
+	if err := cmd.Wait(); err == nil {
+		t.Error("interrupted run exited 0")
+	}
+	if took := time.Since(start); took > 15*time.Second {
+		t.Errorf("took %s to stop after Ctrl-C", took)
+	}
+	if left := firefoxUnder(tmp); len(left) > 0 {
+		t.Errorf("Firefox processes after exit: %v", left)
+	}
+	if profiles, _ := filepath.Glob(filepath.Join(tmp, "corscheck-firefox-*")); len(profiles) > 0 {
+		t.Errorf("profile left behind: %v", profiles)
+	}
+	res, err := reports.ReadResults(filepath.Join(out, "results.json"))
+	if err != nil || !res.Interrupted {
+		t.Fatalf("partial results: %v\n%s", err, stderr.String())
+	}
+}
+
+// A SIGKILL of corscheck runs no cleanup: the kernel's parent-death signal
+// ends Firefox, and its content processes follow their parent.
+func TestKilledFirefoxRunLeavesNoProcess(t *testing.T) {
+	cmd, tmp, _, _ := startFirefoxRun(t)
+	cmd.Process.Kill()
+	cmd.Wait()
+	// No event says when the last content process is gone: poll, bounded.
+	deadline := time.Now().Add(10 * time.Second)
+	for len(firefoxUnder(tmp)) > 0 && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if left := firefoxUnder(tmp); len(left) > 0 {
+		t.Errorf("Firefox outlived a killed corscheck: %v", left)
+	}
+}
+
+// The demo in Firefox passes like in Chrome; results and report name Firefox.
+func TestRunDemoInFirefox(t *testing.T) {
+	out := t.TempDir()
+	r := corscheck(t, nil, "run", "--browser", "firefox", "--out", out)
+	if r.code != 0 || !strings.Contains(r.stdout, "0 failed, 0 errored") {
+		t.Fatalf("demo in Firefox: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	res, err := reports.ReadResults(filepath.Join(out, "results.json"))
+	if err != nil || !strings.HasPrefix(res.Browser, "Firefox/") {
+		t.Fatalf("results: %v browser %q", err, res.Browser)
+	}
+	for _, c := range res.Cases {
+		if c.Observed.Engine != "firefox" && c.Verdict != scenarios.Skipped {
+			t.Fatalf("%s observed by %q", c.ID, c.Observed.Engine)
+		}
+	}
+}
