@@ -48,7 +48,7 @@ func TestReportInChromium(t *testing.T) {
 
 	b, err := runner.Start(context.Background(), runner.Options{})
 	if err != nil {
-		t.Skip(err) // no browser: make test installs one
+		t.Fatal(err) // make test installs a browser
 	}
 	pol := &scenarios.Policy{Origins: []string{"https://app.example.com"}, Methods: []string{"GET", "PUT"}, Credentials: true}
 	cases, err := scenarios.Expand(pol, hostile.URL+"/api?q=<b>"+markup[1])
@@ -80,7 +80,7 @@ func TestReportInChromium(t *testing.T) {
 
 	path, err := runner.FindChrome("")
 	if err != nil {
-		t.Skip(err)
+		t.Fatal(err)
 	}
 	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(path), chromedp.NoSandbox, chromedp.WindowSize(1200, 1600))
 	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)

@@ -60,17 +60,43 @@ func NewCompat(names []string, results []*Results) *Compat {
 	c := &Compat{Schema: CompatSchema}
 	rows := map[string]*CompatRow{}
 	var order []string
+	var columns []string // one per implementation and browser
+	ran := map[string]bool{}
 	for i, r := range results {
 		name := names[i]
 		if r == nil {
 			c.Implementations = append(c.Implementations, Implementation{Name: name, Unreachable: "no results"})
+			columns = append(columns, name)
 			continue
 		}
 		if c.Policy == nil {
 			c.Policy = r.Policy
 		}
-		c.Implementations = append(c.Implementations, Implementation{Name: name, Target: r.Target, Browser: r.Browser,
-			Summary: r.Summary, Results: name + "/results.json", Report: name + "/report.html"})
+		engines := resultEngines(r)
+		if len(engines) < 2 {
+			c.Implementations = append(c.Implementations, Implementation{Name: name, Target: r.Target, Browser: r.Browser,
+				Summary: r.Summary, Results: name + "/results.json", Report: name + "/report.html"})
+			columns = append(columns, name)
+			ran[name] = true
+			for _, cr := range r.Cases {
+				row := rows[cr.ID]
+				if row == nil {
+					row = &CompatRow{ID: cr.ID, Family: cr.Family, Title: cr.Title, Cells: map[string]Cell{}}
+					rows[cr.ID] = row
+					order = append(order, cr.ID)
+				}
+				row.Cells[name] = Cell{Verdict: cr.Verdict, Reason: reasonOf(cr), Message: cr.Message, Link: name + "/report.html#d-" + cr.ID}
+			}
+			continue
+		}
+		// Browsers × targets: a column per browser of this target.
+		for _, e := range engines {
+			col := name + "/" + e.engine
+			c.Implementations = append(c.Implementations, Implementation{Name: col, Target: r.Target, Browser: e.version,
+				Summary: e.summary, Results: name + "/results.json", Report: name + "/report.html"})
+			columns = append(columns, col)
+			ran[col] = true
+		}
 		for _, cr := range r.Cases {
 			row := rows[cr.ID]
 			if row == nil {
@@ -78,7 +104,22 @@ func NewCompat(names []string, results []*Results) *Compat {
 				rows[cr.ID] = row
 				order = append(order, cr.ID)
 			}
-			row.Cells[name] = Cell{Verdict: cr.Verdict, Reason: reasonOf(cr), Message: cr.Message, Link: name + "/report.html#d-" + cr.ID}
+			for _, b := range cr.Browsers {
+				msg := b.Message
+				if cr.BrowserDifference != "" {
+					msg += " [browser difference: " + cr.BrowserDifference + "]"
+				}
+				row.Cells[name+"/"+b.Engine] = Cell{Verdict: b.Verdict, Reason: reasonOf(CaseResult{Verdict: b.Verdict, Observed: b.Observed}), Message: msg, Link: name + "/report.html#d-" + cr.ID}
+			}
+		}
+	}
+	names = columns
+	results = nil
+	for _, col := range columns {
+		if ran[col] {
+			results = append(results, &Results{})
+		} else {
+			results = append(results, nil)
 		}
 	}
 	for _, id := range order {
@@ -105,6 +146,41 @@ func NewCompat(names []string, results []*Results) *Compat {
 		return familyThenID(c.Rows[i].Family, c.Rows[i].ID, c.Rows[j].Family, c.Rows[j].ID)
 	})
 	return c
+}
+
+type engineColumn struct {
+	engine, version string
+	summary         Summary
+}
+
+// resultEngines lists the browsers a run's cases ran in (--browser all),
+// with each one's counts.
+func resultEngines(r *Results) []engineColumn {
+	var out []engineColumn
+	idx := map[string]int{}
+	for _, c := range r.Cases {
+		for _, b := range c.Browsers {
+			i, ok := idx[b.Engine]
+			if !ok {
+				i = len(out)
+				idx[b.Engine] = i
+				out = append(out, engineColumn{engine: b.Engine, version: b.Browser})
+			}
+			s := &out[i].summary
+			s.Total++
+			switch b.Verdict {
+			case scenarios.Pass:
+				s.Passed++
+			case scenarios.Fail:
+				s.Failed++
+			case scenarios.Error:
+				s.Errored++
+			case scenarios.Skipped:
+				s.Skipped++
+			}
+		}
+	}
+	return out
 }
 
 // SetUnreachable records why an implementation has no results (its column

@@ -54,6 +54,8 @@ details{border:1px solid var(--line);border-radius:6px;margin:6px 0;padding:6px 
 .matrix th.col{writing-mode:vertical-rl;transform:rotate(180deg);padding:4px 2px}.matrix td.m{padding:0;text-align:center}
 .matrix td.m a{display:block;width:18px;height:18px;margin:1px auto;border-radius:3px;text-decoration:none}
 .m.pass a{background:#2da44e}.m.fail a{background:#cf222e}.m.error a{background:#bf8700}.m.skipped a{background:#afb8c1}
+.bdiff{display:inline-block;font-size:11px;font-weight:600;color:#8250df;border:1px solid #c297ff;border-radius:10px;padding:0 6px}
+.bdiff-note{border-left:4px solid #8250df;padding-left:8px}.engine-result{border-left:3px solid var(--line);padding-left:8px;margin:4px 0}
 @media (max-width:700px){td.title{display:none}.count{min-width:70px}}
 @media print{.filters{display:none}details{break-inside:avoid}details>*{display:block}}
 `
@@ -61,6 +63,7 @@ details{border:1px solid var(--line);border-radius:6px;margin:6px 0;padding:6px 
 var reportTmpl = template.Must(template.New("report").Funcs(template.FuncMap{
 	"headers": sortedHeaders,
 	"lower":   strings.ToLower,
+	"engine":  scenarios.EngineTitle,
 }).Parse(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -100,15 +103,18 @@ var reportTmpl = template.Must(template.New("report").Funcs(template.FuncMap{
 <label>search <input id="q" type="search" placeholder="origin, method, header…"></label>
 </div>
 <h2>Cases</h2>
-<table><thead><tr><th>verdict</th><th>case</th><th class="title">what happened</th></tr></thead><tbody>
-{{range .R.Cases}}<tr class="case" data-verdict="{{.Verdict}}" data-family="{{.Family}}" data-origin="{{.Request.Origin}}" data-method="{{.Request.Method}}" data-credentials="{{.Request.Credentials}}" data-id="{{.ID}}"><td class="v {{.Verdict}}">{{.Verdict}}</td><td><a href="#d-{{.ID}}"><code>{{.ID}}</code></a></td><td class="title">{{.Message}}</td></tr>
+{{if .Engines}}<p class="meta">Each case ran in {{range $i, $e := .Engines}}{{if $i}} and {{end}}{{$e.Title}} ({{$e.Passed}} passed, {{$e.Failed}} failed, {{$e.Errored}} errored){{end}}; a case fails when it fails in any browser. <span class="bdiff">browser difference</span> marks cases where the browsers did different things with the same server answer: the browsers differ, not the server.</p>{{end}}
+<table><thead><tr><th>verdict</th>{{range .Engines}}<th class="engine">{{.Title}}</th>{{end}}<th>case</th><th class="title">what happened</th></tr></thead><tbody>
+{{range .R.Cases}}<tr class="case" data-verdict="{{.Verdict}}" data-family="{{.Family}}" data-origin="{{.Request.Origin}}" data-method="{{.Request.Method}}" data-credentials="{{.Request.Credentials}}" data-id="{{.ID}}"><td class="v {{.Verdict}}">{{.Verdict}}</td>{{if $.Engines}}{{if .Browsers}}{{range .Browsers}}<td class="v {{.Verdict}} engine" data-engine="{{.Engine}}">{{.Verdict}}</td>{{end}}{{else}}{{range $.Engines}}<td class="v {{$.Skipped}}"></td>{{end}}{{end}}{{end}}<td><a href="#d-{{.ID}}"><code>{{.ID}}</code></a>{{if .BrowserDifference}} <span class="bdiff" title="{{.BrowserDifference}}">browser difference</span>{{end}}</td><td class="title">{{.Message}}</td></tr>
 {{end}}</tbody></table>
 <h2>Evidence</h2>
 {{range .R.Cases}}<details id="d-{{.ID}}"{{if or (eq .Verdict.String "fail") (eq .Verdict.String "error")}} open{{end}}>
 <summary><b class="{{.Verdict}}">{{.Verdict}}</b> <code>{{.ID}}</code>: {{.Title}}</summary>
 <p>{{.Message}}</p>
 {{if .Fix}}<p><b>Fix:</b> {{.Fix}}</p>{{end}}
-<p>Expected <b>{{.Expected.Outcome}}</b>, Chrome: <b>{{.Observed.Outcome}}</b>{{if .Observed.CorsError}} · corsError <code>{{.Observed.CorsError}}</code>{{end}}{{if .Observed.FailedParameter}} · failedParameter <code>{{.Observed.FailedParameter}}</code>{{end}}{{if .Header}} · header at fault <code>{{.Header}}</code>{{end}}</p>
+{{if .BrowserDifference}}<p class="bdiff-note"><b>Browser difference:</b> {{.BrowserDifference}}</p>{{end}}
+{{range .Browsers}}<div class="engine-result"><p><b>In {{.Browser}}</b>: <b class="{{.Verdict}}">{{.Verdict}}</b> · {{.Observed.Outcome}}{{if .Observed.CorsError}} · corsError <code>{{.Observed.CorsError}}</code>{{end}}{{if .Observed.BrowserReason}} · Firefox reason <code>{{.Observed.BrowserReason}}</code>{{end}}{{if .Observed.Preflight}} · preflight {{.Observed.Preflight.Status}}{{end}}{{with .Observed.Response}} · response {{.Status}}{{end}}{{if .Repeats}} · {{len .Repeats}} repeat(s){{end}}</p><p>{{.Message}}</p>{{if .Observed.ConsoleMessage}}<pre>{{.Observed.ConsoleMessage}}</pre>{{end}}</div>{{end}}
+<p>Expected <b>{{.Expected.Outcome}}</b>, {{engine .Observed.Engine}}: <b>{{.Observed.Outcome}}</b>{{if .Observed.CorsError}} · corsError <code>{{.Observed.CorsError}}</code>{{end}}{{if .Observed.FailedParameter}} · failedParameter <code>{{.Observed.FailedParameter}}</code>{{end}}{{if .Header}} · header at fault <code>{{.Header}}</code>{{end}}</p>
 {{if .Observed.ConsoleMessage}}<pre>{{.Observed.ConsoleMessage}}</pre>{{end}}
 {{if .Observed.Error}}<pre>{{.Observed.Error}}</pre>{{end}}
 <p><b>Request</b> <code>{{.Request.Method}} {{.Request.URL}}</code> from <code>{{.Request.Origin}}</code>, credentials {{.Request.Credentials}}</p>
@@ -155,8 +161,40 @@ func (r *Results) HTML() ([]byte, error) {
 		"Methods":    methods,
 		"Matrices":   matrices(r.Cases),
 		"PolicyJSON": string(policy),
+		"Engines":    engineSummaries(r.Cases),
+		"Skipped":    "skipped",
 	})
 	return buf.Bytes(), err
+}
+
+// engineSummary counts one browser's verdicts when several ran the cases.
+type engineSummary struct {
+	Engine, Title           string
+	Passed, Failed, Errored int
+}
+
+func engineSummaries(cases []CaseResult) []engineSummary {
+	var out []engineSummary
+	idx := map[string]int{}
+	for _, c := range cases {
+		for _, b := range c.Browsers {
+			i, ok := idx[b.Engine]
+			if !ok {
+				i = len(out)
+				idx[b.Engine] = i
+				out = append(out, engineSummary{Engine: b.Engine, Title: scenarios.EngineTitle(b.Engine)})
+			}
+			switch b.Verdict {
+			case scenarios.Pass:
+				out[i].Passed++
+			case scenarios.Fail:
+				out[i].Failed++
+			case scenarios.Error:
+				out[i].Errored++
+			}
+		}
+	}
+	return out
 }
 
 // distinct returns the distinct non-empty keys of the cases, in order of

@@ -63,6 +63,49 @@ type CaseResult struct {
 	Status int `json:"status,omitempty"`
 	// Inconclusive marks a case whose request never reached the CORS layer.
 	Inconclusive bool `json:"inconclusive,omitempty"`
+	// Browsers holds each browser's own verdict and observations when
+	// several ran the case (--browser all); Verdict is then the combined
+	// one (a failure in any browser), Observed the first browser's.
+	Browsers []BrowserResult `json:"browsers,omitempty"`
+	// BrowserDifference explains why the browsers disagreed on the same
+	// server answer; empty when they agreed.
+	BrowserDifference string `json:"browserDifference,omitempty"`
+}
+
+// BrowserResult is one browser's verdict on a case.
+type BrowserResult struct {
+	Engine   string                  `json:"engine"`
+	Browser  string                  `json:"browser"`
+	Verdict  scenarios.Verdict       `json:"verdict"`
+	Message  string                  `json:"message"`
+	Fix      string                  `json:"fix,omitempty"`
+	Header   string                  `json:"header,omitempty"`
+	Observed scenarios.Observation   `json:"observed"`
+	Repeats  []scenarios.Observation `json:"repeats,omitempty"`
+	Related  []scenarios.Observation `json:"related,omitempty"`
+}
+
+// NewCaseResultEngines is NewCaseResult for a case several browsers ran:
+// the combined judgement on top, each browser's below.
+func NewCaseResultEngines(c scenarios.Case, combined scenarios.Judgement, per []scenarios.EngineJudgement, difference string) CaseResult {
+	if len(per) == 0 {
+		return NewCaseResult(c, nil, combined)
+	}
+	r := NewCaseResult(c, per[0].Obs, combined)
+	if len(per) == 1 {
+		return r
+	}
+	r.BrowserDifference = difference
+	for _, p := range per {
+		b := BrowserResult{Engine: p.Engine, Verdict: p.Verdict, Message: p.Message, Fix: p.Fix, Header: p.Header}
+		if len(p.Obs) > 0 {
+			n := min(c.Fetches(), len(p.Obs))
+			b.Observed, b.Repeats, b.Related = p.Obs[0], p.Obs[1:n], p.Obs[n:]
+			b.Browser = p.Obs[0].Browser
+		}
+		r.Browsers = append(r.Browsers, b)
+	}
+	return r
 }
 
 // Finding is one server behaviour behind failing cases (the cause model

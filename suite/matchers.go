@@ -22,19 +22,37 @@ func ConformTo(c scenarios.Case, secrets ...string) types.GomegaMatcher {
 type conformMatcher struct {
 	c       scenarios.Case
 	j       scenarios.Judgement
+	per     []scenarios.EngineJudgement
 	secrets []string
 }
 
 func (m *conformMatcher) Match(actual any) (bool, error) {
-	obs, ok := actual.([]scenarios.Observation)
-	if !ok {
-		return false, fmt.Errorf("ConformTo expects []scenarios.Observation, got %T", actual)
+	switch a := actual.(type) {
+	case []scenarios.Observation:
+		m.j = scenarios.Judge(m.c, a)
+	case EngineObservations:
+		m.j, m.per, _ = scenarios.JudgeEngines(m.c, a.Engines, a.Obs)
+	default:
+		return false, fmt.Errorf("ConformTo expects []scenarios.Observation or EngineObservations, got %T", actual)
 	}
-	m.j = scenarios.Judge(m.c, obs)
 	return m.j.Verdict == scenarios.Pass || m.j.Verdict == scenarios.Skipped, nil
 }
 
 func (m *conformMatcher) FailureMessage(actual any) string {
+	switch a := actual.(type) {
+	case EngineObservations:
+		if len(m.per) == 1 {
+			return reports.RedactText(Evidence(m.c, m.per[0].Obs, m.per[0].Judgement), m.secrets)
+		}
+		var parts []string
+		for _, p := range m.per {
+			if p.Verdict == scenarios.Fail || p.Verdict == scenarios.Error {
+				parts = append(parts, "in "+p.Engine+": "+Evidence(m.c, p.Obs, p.Judgement))
+			}
+		}
+		_ = a
+		return reports.RedactText(m.j.Message+"\n"+strings.Join(parts, "\n"), m.secrets)
+	}
 	obs, _ := actual.([]scenarios.Observation)
 	return reports.RedactText(Evidence(m.c, obs, m.j), m.secrets)
 }
@@ -58,7 +76,7 @@ func evidence(c scenarios.Case, obs []scenarios.Observation, j scenarios.Judgeme
 	fmt.Fprintf(&b, "  request:   %s %s from %s, credentials %s\n", r.Method, r.URL, r.Origin, r.Credentials)
 	if len(obs) > 0 {
 		o := obs[0]
-		fmt.Fprintf(&b, "  expected:  %s   Chrome: %s\n", c.Expected.Outcome, o.Outcome)
+		fmt.Fprintf(&b, "  expected:  %s   %s: %s\n", c.Expected.Outcome, scenarios.EngineTitle(o.Engine), o.Outcome)
 		if o.CorsError != "" {
 			fmt.Fprintf(&b, "  corsError: %s", o.CorsError)
 			if o.FailedParameter != "" {

@@ -86,40 +86,77 @@ func (s *Session) probe(ctx context.Context, cases []scenarios.Case) error {
 			owner = append(owner, i)
 		}
 	}
-	got := make([][]scenarios.Observation, len(probes))
-	remaining := make([]int, len(cases))
-	for _, i := range owner {
-		remaining[i]++
-	}
-	obs, err := s.browser.Run(ctx, probes, runner.RunOptions{
-		Timeout: s.Config.Timeout,
-		Rate:    s.Config.Rate,
-		Setup:   s.pageSetup(),
-		OnChunk: func(idx []int, obs [][]scenarios.Observation) {
-			for k, pi := range idx {
-				ci := owner[pi]
-				got[pi] = obs[k]
-				remaining[ci]--
-				if remaining[ci] > 0 {
-					continue
+	var firstErr error
+	for bi, b := range s.browsers {
+		if bi > 0 && s.Config.Progress != nil && len(cases) > 1 {
+			fmt.Fprintf(s.Config.Progress, "  now in %s:\n", b.Version())
+			s.judged, s.failures = 0, 0
+		}
+		got := make([][]scenarios.Observation, len(probes))
+		remaining := make([]int, len(cases))
+		for _, i := range owner {
+			remaining[i]++
+		}
+		obs, err := b.Run(ctx, probes, runner.RunOptions{
+			Timeout: s.Config.Timeout,
+			Rate:    s.Config.Rate,
+			Setup:   s.pageSetup(),
+			OnChunk: func(idx []int, obs [][]scenarios.Observation) {
+				for k, pi := range idx {
+					ci := owner[pi]
+					got[pi] = obs[k]
+					remaining[ci]--
+					if remaining[ci] > 0 {
+						continue
+					}
+					if j := scenarios.Judge(cases[ci], assemble(owner, ci, got)); j.Verdict == scenarios.Fail || j.Verdict == scenarios.Error {
+						s.failures++
+					}
+					s.judged++
 				}
-				if j := scenarios.Judge(cases[ci], assemble(owner, ci, got)); j.Verdict == scenarios.Fail || j.Verdict == scenarios.Error {
-					s.failures++
+				s.progress()
+			},
+		})
+		for i, c := range cases {
+			if all := assemble(owner, i, obs); all != nil {
+				if bi == 0 {
+					s.obs[c.ID] = all
 				}
-				s.judged++
+				if s.engineObs[b.Engine()] == nil {
+					s.engineObs[b.Engine()] = map[string][]scenarios.Observation{}
+				}
+				s.engineObs[b.Engine()][c.ID] = all
 			}
-			s.progress()
-		},
-	})
-	for i, c := range cases {
-		if all := assemble(owner, i, obs); all != nil {
-			s.obs[c.ID] = all
+		}
+		if err != nil {
+			firstErr = err
+			break
 		}
 	}
 	if s.Config.Progress != nil && s.Config.ProgressInPlace && len(cases) > 1 {
 		fmt.Fprintln(s.Config.Progress)
 	}
-	return err
+	return firstErr
+}
+
+// EngineObservations are a case's observations in every browser that ran it.
+type EngineObservations struct {
+	Engines []string
+	Obs     map[string][]scenarios.Observation
+}
+
+// ObservedIn returns the case's observations per browser (after Observe).
+func (s *Session) ObservedIn(c scenarios.Case) EngineObservations {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	eo := EngineObservations{Obs: map[string][]scenarios.Observation{}}
+	for _, b := range s.browsers {
+		eo.Engines = append(eo.Engines, b.Engine())
+		if o, ok := s.engineObs[b.Engine()][c.ID]; ok {
+			eo.Obs[b.Engine()] = o
+		}
+	}
+	return eo
 }
 
 // assemble joins a case's observations from its probes, in probe order

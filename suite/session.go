@@ -46,7 +46,11 @@ type Session struct {
 	Operations []scenarios.Operation
 
 	fixture *fixtures.Server
-	browser runner.Browser
+	// browser is the first of browsers: the one discovery and the
+	// precheck use; every browser runs every case.
+	browser  runner.Browser
+	browsers []runner.Browser
+	versions string // the browsers' versions, kept after Close
 	// interrupt, when set, cancels probing (the CLI's Ctrl-C).
 	interrupt context.Context
 	// focus, when set, limits the specs Define builds (corscheck run --focus).
@@ -57,6 +61,8 @@ type Session struct {
 
 	mu       sync.Mutex
 	obs      map[string][]scenarios.Observation
+	// engineObs holds every browser's observations: engine -> case ID.
+	engineObs map[string]map[string][]scenarios.Observation
 	batched  bool
 	judged   int
 	failures int
@@ -68,7 +74,7 @@ type Session struct {
 // OpenAPI description, expands the matrix and checks the target is
 // allowed. Every error is an *EnvError.
 func Prepare(cfg Config) (*Session, error) {
-	s := &Session{Config: cfg, Started: time.Now(), obs: map[string][]scenarios.Observation{}}
+	s := &Session{Config: cfg, Started: time.Now(), obs: map[string][]scenarios.Observation{}, engineObs: map[string]map[string][]scenarios.Observation{}}
 	envErr := func(err error) (*Session, error) { s.Close(); return nil, &EnvError{err} }
 	if cfg.Getenv == nil {
 		s.Config.Getenv = os.LookupEnv
@@ -345,32 +351,43 @@ func (s *Session) StartBrowser(ctx context.Context) error {
 		// name, so nothing it does can leave the machine.
 		opts.LoopbackOnly, opts.AllowHosts = true, s.hosts()
 	}
-	b, err := runner.Start(ctx, opts)
+	bs, err := runner.StartAll(ctx, opts)
 	if err != nil {
 		return &EnvError{err}
 	}
-	s.browser = b
+	s.browsers, s.browser = bs, bs[0]
+	var vs []string
+	for _, b := range bs {
+		vs = append(vs, b.Version())
+	}
+	s.versions = strings.Join(vs, " + ")
 	return nil
+}
+
+// Engines are the engines of the started browsers, in order.
+func (s *Session) Engines() []string {
+	var out []string
+	for _, b := range s.browsers {
+		out = append(out, b.Engine())
+	}
+	return out
 }
 
 // Browser returns the browser's product/version, once started.
 func (s *Session) Browser() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.browser == nil {
-		return ""
-	}
-	return s.browser.Version()
+	return s.versions
 }
 
 // Close stops the browser and any built-in target. Safe to call twice.
 func (s *Session) Close() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.browser != nil {
-		s.browser.Close()
-		s.browser = nil
+	for _, b := range s.browsers {
+		b.Close()
 	}
+	s.browser, s.browsers = nil, nil
 	if s.fixture != nil {
 		s.fixture.Close()
 		s.fixture = nil

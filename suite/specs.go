@@ -60,10 +60,11 @@ func Define(s *Session, written func(*reports.Results)) {
 						s.record(c, nil, scenarios.Judge(c, nil))
 						Skip("skipped by the policy: " + c.SkipReason)
 					}
-					obs, err := s.Observe(ctx, c)
+					_, err := s.Observe(ctx, c)
 					Expect(err).NotTo(HaveOccurred(), "probing %s", c.ID)
-					s.record(c, obs, scenarios.Judge(c, obs))
-					Expect(obs).To(ConformTo(c, s.Secrets...))
+					eo := s.ObservedIn(c)
+					s.recordEngines(c, eo)
+					Expect(eo).To(ConformTo(c, s.Secrets...))
 				})
 			}
 		})
@@ -79,6 +80,18 @@ func Define(s *Session, written func(*reports.Results)) {
 			Expect(res.WriteError).To(Succeed())
 		}
 	})
+}
+
+// recordEngines records a case every browser observed: the combined
+// verdict, and each browser's own.
+func (s *Session) recordEngines(c scenarios.Case, eo EngineObservations) {
+	j, per, diff := scenarios.JudgeEngines(c, eo.Engines, eo.Obs)
+	cr := reports.NewCaseResultEngines(c, j, per, diff)
+	if s.spool == nil {
+		s.spool = &spool{}
+	}
+	Expect(s.spool.add(cr)).To(Succeed(), "spooling the result of %s", c.ID)
+	AddReportEntry(entryName, c.ID+" "+cr.Verdict.String(), ReportEntryVisibilityNever)
 }
 
 // record spools the case's full result and adds a small report entry
@@ -198,6 +211,8 @@ func (s *Session) corroborate(res *reports.Results) {
 		}
 		c := cases[cr.ID]
 		obs := append([]scenarios.Observation{cr.Observed}, cr.Repeats...)
-		res.Cases[i] = reports.NewCaseResult(c, obs, scenarios.Corroborated(c, cr.Observed, allowed))
+		nr := reports.NewCaseResult(c, obs, scenarios.Corroborated(c, cr.Observed, allowed))
+		nr.Browsers, nr.BrowserDifference = cr.Browsers, cr.BrowserDifference
+		res.Cases[i] = nr
 	}
 }

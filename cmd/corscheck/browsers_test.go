@@ -1,0 +1,150 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/corscheck/corscheck/reports"
+	"github.com/corscheck/corscheck/runner"
+)
+
+// --browser all: each case runs in real Chrome and real Firefox. A server
+// answering Access-Control-Allow-Origin with a list is refused by both, for
+// different reasons (Chrome MultipleAllowOriginValues, Firefox a mismatch):
+// a known browser difference, labelled as such on the same server answer.
+// The report shows a column per browser and the label, checked in
+// headless Chromium.
+func TestBrowserAllReportsBrowserDifferences(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		if r.Header.Get("Origin") == "https://app.example.com" {
+			h.Set("Access-Control-Allow-Origin", "https://app.example.com, https://admin.example.com")
+			h.Set("Access-Control-Allow-Methods", "GET")
+			h.Set("Vary", "Origin")
+		}
+		w.WriteHeader(204)
+	}))
+	defer srv.Close()
+	dir := t.TempDir()
+	policy := filepath.Join(dir, "policy.yaml")
+	os.WriteFile(policy, []byte("origins: [https://app.example.com]\nmethods: [GET]\nheaders: [Authorization]\ncredentials: false\n"), 0o644)
+	out := filepath.Join(dir, "out")
+	r := corscheck(t, nil, "run", "--browser", "all", "--policy", policy, "--target", srv.URL+"/api", "--out", out, "--label-filter", "family:simple && origin:allowed")
+	if r.code != 1 {
+		t.Fatalf("exit %d, want 1 (refused in both)\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	res, err := reports.ReadResults(filepath.Join(out, "results.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(res.Browser, "HeadlessChrome/") || !strings.Contains(res.Browser, "Firefox/") {
+		t.Errorf("browser %q names one engine", res.Browser)
+	}
+	var diffID string
+	for _, c := range res.Cases {
+		if len(c.Browsers) != 2 {
+			t.Fatalf("%s: %d browser results", c.ID, len(c.Browsers))
+		}
+		ch, ff := c.Browsers[0], c.Browsers[1]
+		if ch.Engine != "chrome" || ff.Engine != "firefox" || !strings.HasPrefix(ff.Browser, "Firefox/") {
+			t.Fatalf("%s: engines %s/%s", c.ID, ch.Engine, ff.Engine)
+		}
+		if ch.Verdict.String() != "fail" || ff.Verdict.String() != "fail" || c.Verdict.String() != "fail" {
+			t.Errorf("%s: Chrome %s, Firefox %s, combined %s", c.ID, ch.Verdict, ff.Verdict, c.Verdict)
+		}
+		if ch.Observed.CorsError != "MultipleAllowOriginValues" || ff.Observed.CorsError != "AllowOriginMismatch" || ff.Observed.BrowserReason != "CORSAllowOriginNotMatchingOrigin" {
+			t.Errorf("%s: Chrome %s, Firefox %s / %s", c.ID, ch.Observed.CorsError, ff.Observed.CorsError, ff.Observed.BrowserReason)
+		}
+		if !strings.Contains(c.BrowserDifference, "comma-separated list") {
+			t.Errorf("%s: browser difference %q, want the list deviation explained", c.ID, c.BrowserDifference)
+		}
+		diffID = c.ID
+	}
+	if diffID == "" {
+		t.Fatal("no case ran")
+	}
+
+	// The report, in headless Chromium.
+	path, err := runner.FindChrome("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(path), chromedp.NoSandbox)
+	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
+	defer cancel()
+	ctx, cancel := chromedp.NewContext(actx)
+	defer cancel()
+	ctx, cancel = context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := chromedp.Do(ctx, chromedp.Navigate("file://"+filepath.Join(out, "report.html"))); err != nil {
+		t.Fatal(err)
+	}
+	eval := func(js string) string {
+		v, err := chromedp.Run(ctx, chromedp.Evaluate[string](js))
+		if err != nil {
+			t.Fatalf("%s: %v", js, err)
+		}
+		return v
+	}
+	heads := strings.Split(eval(`[...document.querySelectorAll("th.engine")].map(e => e.textContent).join(",")`), ",")
+	rowCells := strings.Split(eval(`[...document.querySelectorAll('tr.case[data-id="`+diffID+`"] td.engine')].map(e => e.dataset.engine + "=" + e.textContent).join(",")`), ",")
+	badge := eval(`String(!!document.querySelector('tr.case[data-id="`+diffID+`"] .bdiff'))`) == "true"
+	evidence := eval(`document.getElementById("d-` + diffID + `").textContent`)
+	if strings.Join(heads, ",") != "Chrome,Firefox" {
+		t.Errorf("report columns %v, want Chrome,Firefox", heads)
+	}
+	if strings.Join(rowCells, ",") != "chrome=fail,firefox=fail" {
+		t.Errorf("row cells %v", rowCells)
+	}
+	if !badge || !strings.Contains(evidence, "Browser difference") || !strings.Contains(evidence, "Firefox/") {
+		t.Errorf("badge %v, evidence %q", badge, evidence[:min(300, len(evidence))])
+	}
+}
+
+// compat --browser all: the matrix is browsers × targets.
+func TestCompatBrowsersTimesTargets(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "compat")
+	r := corscheck(t, nil, "compat", "--browser", "all", "--policy", "../../fixtures/policies/sample.yaml", "ref=fixture:reference", "novary=fixture:zoo-no-vary", "--label-filter", "family:vary || family:simple", "--out", out)
+	if r.code != 0 {
+		t.Fatalf("compat: exit %d\n%s", r.code, r.stderr)
+	}
+	data, err := os.ReadFile(filepath.Join(out, "compat.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c reports.Compat
+	if err := json.Unmarshal(data, &c); err != nil {
+		t.Fatal(err)
+	}
+	var cols []string
+	for _, im := range c.Implementations {
+		cols = append(cols, im.Name)
+		if strings.HasSuffix(im.Name, "/firefox") && !strings.HasPrefix(im.Browser, "Firefox/") {
+			t.Errorf("%s: browser %q", im.Name, im.Browser)
+		}
+	}
+	if strings.Join(cols, ",") != "ref/chrome,ref/firefox,novary/chrome,novary/firefox" {
+		t.Fatalf("columns %v, want browsers × targets", cols)
+	}
+	for _, row := range c.Rows {
+		if len(row.Cells) != 4 {
+			t.Fatalf("%s: %d cells", row.ID, len(row.Cells))
+		}
+		want := strings.HasPrefix(row.ID, "vary.")
+		if row.Differs != want {
+			t.Errorf("%s: differs %v", row.ID, row.Differs)
+		}
+		if want && (row.Cells["novary/chrome"].Verdict.String() != "fail" || row.Cells["novary/firefox"].Verdict.String() != "fail" || row.Cells["ref/firefox"].Verdict.String() != "pass") {
+			t.Errorf("%s: cells %+v", row.ID, row.Cells)
+		}
+	}
+}

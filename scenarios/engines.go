@@ -1,0 +1,158 @@
+package scenarios
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// EngineJudgement is one browser's verdict on a case.
+type EngineJudgement struct {
+	Engine string
+	Obs    []Observation
+	Judgement
+}
+
+// Engines judges a case in each browser that observed it (engine order as
+// given) and combines the verdicts: the case fails when it fails in any
+// browser, since that browser's users break. When the browsers disagree on
+// the same server answer, Difference labels it a browser difference (the
+// known ones explained), never the server's fault.
+func JudgeEngines(c Case, engines []string, obs map[string][]Observation) (Judgement, []EngineJudgement, string) {
+	var per []EngineJudgement
+	for _, e := range engines {
+		o, ok := obs[e]
+		if !ok {
+			continue
+		}
+		per = append(per, EngineJudgement{Engine: e, Obs: o, Judgement: Judge(c, o)})
+	}
+	if len(per) == 0 {
+		return Judgement{Verdict: Error, Message: describeRequest(c.Request) + ": no observation"}, nil, ""
+	}
+	if len(per) == 1 {
+		return per[0].Judgement, per, ""
+	}
+	diff := BrowserDifference(c, per)
+	combined := per[0].Judgement
+	for _, p := range per[1:] {
+		if rank(p.Verdict) > rank(combined.Verdict) {
+			combined = p.Judgement
+		}
+	}
+	agree := true
+	for _, p := range per[1:] {
+		agree = agree && p.Verdict == per[0].Verdict
+	}
+	if !agree {
+		var parts []string
+		for _, p := range per {
+			parts = append(parts, fmt.Sprintf("%s %s", EngineTitle(p.Engine), p.Verdict))
+		}
+		combined.Message = strings.Join(parts, ", ") + ": " + combined.Message
+		if diff != "" {
+			combined.Message += " [browser difference: " + diff + "]"
+		}
+	}
+	return combined, per, diff
+}
+
+func rank(v Verdict) int {
+	switch v {
+	case Fail:
+		return 3
+	case Error:
+		return 2
+	case Pass:
+		return 1
+	}
+	return 0
+}
+
+// EngineTitle is a browser engine's name for people: Chrome, Firefox.
+func EngineTitle(e string) string {
+	if e == "firefox" {
+		return "Firefox"
+	}
+	return "Chrome"
+}
+
+// BrowserDifference explains why browsers that saw the same server answer
+// did different things: a known deviation by name, a generic label, or ""
+// when they agree (or when the server itself answered differently).
+func BrowserDifference(c Case, per []EngineJudgement) string {
+	if len(per) < 2 {
+		return ""
+	}
+	a, b := per[0], per[1]
+	if len(a.Obs) == 0 || len(b.Obs) == 0 {
+		return ""
+	}
+	oa, ob := a.Obs[0], b.Obs[0]
+	sameOutcome := oa.Outcome == ob.Outcome
+	sameReason := oa.CorsError == ob.CorsError
+	preflightsA, preflightsB := countPreflights(a.Obs), countPreflights(b.Obs)
+	if sameOutcome && sameReason && a.Verdict == b.Verdict && preflightsA == preflightsB {
+		return ""
+	}
+	if !sameServerAnswer(oa, ob) {
+		return ""
+	}
+	ff, ch := ob, oa
+	if a.Engine == "firefox" {
+		ff, ch = oa, ob
+	}
+	switch {
+	case c.Check == CheckCache && preflightsA != preflightsB && !PreflightCacheReliable("firefox", c.Request.URL):
+		return FirefoxDeviations["ip-literal-preflight-cache"]
+	case ch.CorsError == "MultipleAllowOriginValues" || ch.CorsError == "PreflightMultipleAllowOriginValues":
+		if strings.HasSuffix(string(ff.CorsError), "AllowOriginMismatch") {
+			return FirefoxDeviations["acao-list"]
+		}
+	case ch.CorsError == "RedirectContainsCredentials" && ff.Outcome == Errored:
+		return FirefoxDeviations["userinfo-redirect"]
+	case ch.Outcome == Allowed && ff.CorsError == "HeaderDisallowedByPreflightResponse" && strings.EqualFold(ff.FailedParameter, "authorization"):
+		return ChromeDeviations["acah-wildcard-authorization"]
+	case sameOutcome && a.Verdict == b.Verdict && preflightsA == preflightsB:
+		return "" // the same behaviour, named differently (Chrome's corsError, Firefox's message)
+	}
+	return "the browsers disagree on the same server answer (no known deviation explains it)"
+}
+
+func countPreflights(obs []Observation) int {
+	n := 0
+	for _, o := range obs {
+		if o.Preflight != nil {
+			n++
+		}
+	}
+	return n
+}
+
+// sameServerAnswer reports whether two browsers got the same CORS-relevant
+// answer: the same statuses and Access-Control-* / Vary headers.
+func sameServerAnswer(a, b Observation) bool {
+	key := func(o Observation) string {
+		var parts []string
+		add := func(prefix string, status int, h map[string]string) {
+			parts = append(parts, fmt.Sprintf("%s%d", prefix, status))
+			var names []string
+			for k := range h {
+				lk := strings.ToLower(k)
+				if strings.HasPrefix(lk, "access-control-") || lk == "vary" || lk == "location" {
+					names = append(names, lk+"="+h[k])
+				}
+			}
+			sort.Strings(names)
+			parts = append(parts, names...)
+		}
+		if o.Preflight != nil {
+			add("P", o.Preflight.Status, o.Preflight.ResponseHeaders)
+		}
+		if o.Response != nil {
+			add("R", o.Response.Status, o.Response.Headers)
+		}
+		return strings.Join(parts, "|")
+	}
+	return key(a) == key(b)
+}
