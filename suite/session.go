@@ -59,14 +59,14 @@ type Session struct {
 	spool *spool
 	shard scenarios.ShardSpec
 
-	mu       sync.Mutex
-	obs      map[string][]scenarios.Observation
+	mu  sync.Mutex
+	obs map[string][]scenarios.Observation
 	// engineObs holds every browser's observations: engine -> case ID.
 	engineObs map[string]map[string][]scenarios.Observation
-	batched  bool
-	judged   int
-	failures int
-	total    int
+	batched   bool
+	judged    int
+	failures  int
+	total     int
 }
 
 // Prepare loads the policy, starts a built-in target when asked (or when
