@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/url"
 	"regexp"
 	"sort"
 	"strings"
@@ -105,10 +106,13 @@ type ffCollector struct {
 	reqs    map[string]*ffRequest
 	byToken map[string][]*ffRequest
 	logs    map[string][]ffLog
+	// urlToken maps the URLs requests went to (redirect hops have no
+	// token) to their probe's token, for console messages that name them.
+	urlToken map[string]string
 }
 
 func newFFCollector() *ffCollector {
-	return &ffCollector{changed: make(chan struct{}), reqs: map[string]*ffRequest{}, byToken: map[string][]*ffRequest{}, logs: map[string][]ffLog{}}
+	return &ffCollector{changed: make(chan struct{}), reqs: map[string]*ffRequest{}, byToken: map[string][]*ffRequest{}, logs: map[string][]ffLog{}, urlToken: map[string]string{}}
 }
 
 func (c *ffCollector) notify() {
@@ -134,6 +138,11 @@ func (c *ffCollector) handle(method string, params json.RawMessage) {
 			}
 			token := tokenOf(ev.Request.URL)
 			if token == "" {
+				// A preflight to where a probe was redirected carries no
+				// token; anything else without one is not a probe.
+				token = c.urlToken[ev.Request.URL]
+			}
+			if token == "" {
 				return // the origin page, the favicon: not a probe
 			}
 			h := headerMap(ev.Request.Headers)
@@ -151,6 +160,7 @@ func (c *ffCollector) handle(method string, params json.RawMessage) {
 		hop := &r.hops[ev.RedirectCount]
 		if hop.url == "" || method == "network.beforeRequestSent" {
 			hop.url = ev.Request.URL
+			c.urlToken[ev.Request.URL] = r.token
 		}
 		// The headers as sent (later events carry the final set).
 		if len(ev.Request.Headers) > 0 {
@@ -158,6 +168,13 @@ func (c *ffCollector) handle(method string, params json.RawMessage) {
 		}
 		if ev.Response != nil && ev.Response.Status > 0 {
 			hop.status, hop.respHeader, hop.gotResp = ev.Response.Status, headerMap(ev.Response.Headers), true
+			if loc := hop.respHeader["location"]; loc != "" && hop.status >= 300 && hop.status < 400 {
+				if base, err := url.Parse(hop.url); err == nil {
+					if u, err := base.Parse(loc); err == nil {
+						c.urlToken[u.String()] = r.token
+					}
+				}
+			}
 		}
 		switch method {
 		case "network.responseCompleted":
@@ -171,11 +188,15 @@ func (c *ffCollector) handle(method string, params json.RawMessage) {
 		if json.Unmarshal(params, &e) != nil || !strings.Contains(e.Text, "Cross-Origin Request") && !strings.Contains(e.Text, "mixed") {
 			return
 		}
-		token := ""
+		token, at := "", ""
 		if m := ffBlockedAt.FindStringSubmatch(e.Text); m != nil {
-			token = tokenOf(m[1])
+			at = m[1]
+			token = tokenOf(at)
 		}
 		c.mu.Lock()
+		if token == "" && at != "" {
+			token = c.urlToken[at] // a redirect hop's URL
+		}
 		c.logs[token] = append(c.logs[token], ffLog{ts: e.Timestamp, text: e.Text})
 		c.notify()
 		c.mu.Unlock()
@@ -377,6 +398,12 @@ func (c *ffCollector) observe(origin, token string, seq int, f Fetch, js jsResul
 		ob.Error = fmt.Sprintf("timed out: no response after %s", (time.Duration(js.Ms) * time.Millisecond).Round(time.Millisecond))
 		return ob
 	}
+	if actual == nil && ob.Request.ModeOrDefault() == "same-origin" {
+		// Refused before any request: the mode forbids another origin.
+		ob.Outcome, ob.CorsError = scenarios.Blocked, "DisallowedByMode"
+		ob.BrowserReason = "same-origin mode"
+		return ob
+	}
 	// Blocked at the preflight when the actual request never got an answer.
 	preflightFailed := len(pfs) > 0 && (actual == nil || len(actual.hops) == 0 || !actual.hops[len(actual.hops)-1].gotResp)
 	failed := actual
@@ -413,10 +440,21 @@ func (c *ffCollector) observe(origin, token string, seq int, f Fetch, js jsResul
 	if len(logs) > 0 {
 		text = logs[0]
 	}
-	if failed == nil || failed.errorText == "" || failed.errorText == "NS_ERROR_DOM_BAD_URI" {
-		if text != "" && failed != nil && (failed.hops == nil || len(failed.hops) > 0 && failed.hops[len(failed.hops)-1].gotResp) {
-			// An answer came back and Firefox refused it without a known key.
-			ob.Outcome, ob.BrowserReason, ob.ConsoleMessage = scenarios.Blocked, "unknown", text
+	answered := false
+	if actual != nil {
+		for _, h := range actual.hops {
+			answered = answered || h.gotResp
+		}
+	}
+	if failed == nil || failed.errorText == "" || failed.errorText == "NS_ERROR_DOM_BAD_URI" || answered && text != "" {
+		if text != "" && failed != nil && (answered || len(failed.hops) > 0 && failed.hops[len(failed.hops)-1].gotResp) {
+			// An answer came back and Firefox refused it, saying only that
+			// the request did not succeed (e.g. a redirect to user:pass@).
+			key, _, _, _ := FirefoxReason(text, false)
+			if key == "" {
+				key = "unknown"
+			}
+			ob.Outcome, ob.BrowserReason, ob.ConsoleMessage = scenarios.Blocked, key, text
 			return ob
 		}
 		ob.Outcome, ob.ErrorKind = scenarios.Errored, scenarios.ErrorBrowser

@@ -156,3 +156,63 @@ func sameServerAnswer(a, b Observation) bool {
 	}
 	return key(a) == key(b)
 }
+
+// FirefoxExpect adjusts the oracle's answer (the Fetch Standard with
+// Chrome's deviations) to what Firefox reports for the same exchange: its
+// documented deviations (FirefoxDeviations) and its coarser reasons.
+func FirefoxExpect(want OracleResult, o Observation) OracleResult {
+	base := CorsError(strings.TrimPrefix(string(want.CorsError), "Preflight"))
+	pre := CorsError("")
+	if base != want.CorsError {
+		pre = "Preflight"
+	}
+	switch base {
+	case "MethodDisallowedByPreflightResponse", "InvalidAllowCredentials", "MultipleAllowOriginValues":
+		// reason-detail: Firefox does not name the method, the value or the values.
+		want.FailedParameter = ""
+	case "InvalidAllowOriginValue":
+		// Firefox reports a value that is not an origin as a mismatch, naming it.
+		want.CorsError = pre + "AllowOriginMismatch"
+	case "RedirectContainsCredentials":
+		// userinfo-redirect: a generic "CORS request did not succeed".
+		want.CorsError = ""
+	}
+	if want.Outcome == Errored && want.CorsError == "" && len(o.Redirects) > 0 && o.Preflights > 1 && o.CorsError == "PreflightAllowOriginMismatch" {
+		// redirect-tainted-origin: the preflight after the redirect, whose
+		// answer the observation does not carry, decides in Firefox.
+		want = OracleResult{Blocked, o.CorsError, o.FailedParameter}
+	}
+	if base == "MultipleAllowOriginValues" && o.CorsError == pre+"AllowOriginMismatch" {
+		// acao-list: one header holding a list is a mismatch, naming the
+		// list (BiDi shows two header lines and one list alike).
+		want.CorsError = pre + "AllowOriginMismatch"
+		want.FailedParameter = acaoSent(o, pre != "")
+	}
+	return want
+}
+
+// acaoSent is the Access-Control-Allow-Origin the answer carried, its
+// header lines joined by newlines when it sent several.
+func acaoSent(o Observation, preflight bool) string {
+	h := map[string]string(nil)
+	if o.Response != nil {
+		h = o.Response.Headers
+	}
+	if preflight && o.Preflight != nil {
+		h = o.Preflight.ResponseHeaders
+	}
+	v, _ := lookup(h, "access-control-allow-origin")
+	return v
+}
+
+// FirefoxPreflightsFor is the range of preflights Firefox sends for a
+// request fetched `fetches` times: as PreflightsFor, except that repeats
+// to an IP-literal host may each send one (FirefoxDeviations
+// ["ip-literal-preflight-cache"]).
+func FirefoxPreflightsFor(o Observation, fetches int) (lo, hi int) {
+	n := PreflightsFor(o, fetches)
+	if PreflightCacheReliable("firefox", o.Request.URL) || n == 0 {
+		return n, n
+	}
+	return n, max(n, PreflightsFor(o, 1)*fetches)
+}

@@ -541,6 +541,8 @@ var FirefoxDeviations = map[string]string{
 	"acao-list":                  "An Access-Control-Allow-Origin holding a comma-separated list is reported as a mismatch (CORSAllowOriginNotMatchingOrigin); Chrome reports MultipleAllowOriginValues. Both block.",
 	"userinfo-redirect":          "A redirect to a URL with user:password@ fails with a generic network error (no CORS message); Chrome reports RedirectContainsCredentials.",
 	"max-age-cap":                "Access-Control-Max-Age is capped at 86400 s (24 h); Chrome caps it at 7200 s (2 h).",
+	"redirect-tainted-origin":    "A preflighted request redirected to a third origin: Firefox sends a second preflight there and refuses an answer that allows only null (it compares with the page's origin); Chrome gives no CORS verdict for such a chain.",
+	"acao-invalid-value":         "An Access-Control-Allow-Origin that is not an origin (empty, a bare host) is reported as a mismatch naming the value; Chrome reports InvalidAllowOriginValue. Both block.",
 	"reason-detail":              "Firefox's console reasons are coarser than Chrome's corsError: no method name for a method missing from Access-Control-Allow-Methods, no Access-Control-Allow-Credentials value; failedParameter stays empty there.",
 }
 
