@@ -12,19 +12,19 @@ import (
 	"github.com/corscheck/corscheck/scenarios"
 )
 
-// BenchmarkBrowserStart measures starting the browser until it answers.
+// BenchmarkBrowserStart measures starting each engine until it answers
+// (Firefox: until its WebDriver BiDi session is up and subscribed).
 func BenchmarkBrowserStart(b *testing.B) {
-	path, err := runner.FindChrome("")
-	if err != nil {
-		b.Skip(err)
-	}
-	b.Logf("browser: %s", path)
-	for b.Loop() {
-		br, err := runner.Start(context.Background(), runner.Options{})
-		if err != nil {
-			b.Fatal(err)
-		}
-		br.Close()
+	for _, engine := range []string{runner.EngineChrome, runner.EngineFirefox} {
+		b.Run(engine, func(b *testing.B) {
+			for b.Loop() {
+				br, err := runner.Start(context.Background(), runner.Options{Browsers: engine, LoopbackOnly: true})
+				if err != nil {
+					b.Fatal(err)
+				}
+				br.Close()
+			}
+		})
 	}
 }
 
@@ -41,48 +41,53 @@ func corsServer() *httptest.Server {
 }
 
 // BenchmarkPreflightedBatch200 runs 200 preflighted, credentialed PUTs
-// through Chrome and the same 400 exchanges (OPTIONS + PUT) through a raw Go
-// HTTP client, in the same run, and reports both rates and their ratio.
+// through each browser and the same 400 exchanges (OPTIONS + PUT) through a
+// raw Go HTTP client, in the same run, and reports both rates and their
+// ratio.
 func BenchmarkPreflightedBatch200(b *testing.B) {
 	srv := corsServer()
 	defer srv.Close()
-	br, err := runner.Start(context.Background(), runner.Options{})
-	if err != nil {
-		b.Skip(err)
-	}
-	defer br.Close()
-	const n = 200
-	probes := make([]runner.Probe, n)
-	for i := range probes {
-		probes[i] = runner.Probe{Origin: "https://app.example.com", Fetches: []runner.Fetch{{
-			URL: srv.URL + "/items", Method: "PUT", Credentials: scenarios.CredentialsInclude, Headers: map[string]string{"X-Request-ID": "1"}}}}
-	}
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 6, MaxConnsPerHost: 6}}
-	var browserDur, rawDur time.Duration
-	for b.Loop() {
-		start := time.Now()
-		obs, err := br.Run(context.Background(), probes, runner.RunOptions{})
-		if err != nil {
-			b.Fatal(err)
-		}
-		browserDur += time.Since(start)
-		for _, o := range obs {
-			if o[0].Outcome != scenarios.Allowed || o[0].Preflight == nil {
-				b.Fatalf("probe not allowed with a preflight: %+v", o[0])
+	for _, engine := range []string{runner.EngineChrome, runner.EngineFirefox} {
+		b.Run(engine, func(b *testing.B) {
+			br, err := runner.Start(context.Background(), runner.Options{Browsers: engine, LoopbackOnly: true})
+			if err != nil {
+				b.Fatal(err)
 			}
-		}
-		start = time.Now()
-		if err := rawExchanges(client, srv.URL+"/items", n); err != nil {
-			b.Fatal(err)
-		}
-		rawDur += time.Since(start)
+			defer br.Close()
+			const n = 200
+			probes := make([]runner.Probe, n)
+			for i := range probes {
+				probes[i] = runner.Probe{Origin: "https://app.example.com", Fetches: []runner.Fetch{{
+					URL: srv.URL + "/items", Method: "PUT", Credentials: scenarios.CredentialsInclude, Headers: map[string]string{"X-Request-ID": "1"}}}}
+			}
+			client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 6, MaxConnsPerHost: 6}}
+			var browserDur, rawDur time.Duration
+			for b.Loop() {
+				start := time.Now()
+				obs, err := br.Run(context.Background(), probes, runner.RunOptions{})
+				if err != nil {
+					b.Fatal(err)
+				}
+				browserDur += time.Since(start)
+				for _, o := range obs {
+					if o[0].Outcome != scenarios.Allowed || o[0].Preflight == nil {
+						b.Fatalf("probe not allowed with a preflight: %+v", o[0])
+					}
+				}
+				start = time.Now()
+				if err := rawExchanges(client, srv.URL+"/items", n); err != nil {
+					b.Fatal(err)
+				}
+				rawDur += time.Since(start)
+			}
+			iters := float64(b.N)
+			browserRate := n * iters / browserDur.Seconds()
+			rawRate := n * iters / rawDur.Seconds()
+			b.ReportMetric(browserRate, "probes/s")
+			b.ReportMetric(rawRate, "raw-go-probes/s")
+			b.ReportMetric(rawRate/browserRate, "raw/browser")
+		})
 	}
-	iters := float64(b.N)
-	browserRate := n * iters / browserDur.Seconds()
-	rawRate := n * iters / rawDur.Seconds()
-	b.ReportMetric(browserRate, "chrome-probes/s")
-	b.ReportMetric(rawRate, "raw-go-probes/s")
-	b.ReportMetric(rawRate/browserRate, "raw/chrome")
 }
 
 // rawExchanges does n preflight+PUT pairs with 6 concurrent connections, as
