@@ -13,6 +13,7 @@ import (
 	"flag"
 	"fmt"
 	"net"
+	"net/url"
 	"sort"
 	"strings"
 	"time"
@@ -90,7 +91,7 @@ func (o *Options) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.Browsers, "browser", EngineChrome, "browser engine: chrome, firefox, or all (each case judged in each)")
 	fs.StringVar(&o.ChromePath, "chrome", "", "Chrome or Chromium binary (default: $CHROME_PATH, then a search)")
 	fs.StringVar(&o.FirefoxPath, "firefox", "", "Firefox binary (default: $FIREFOX_PATH, then a search)")
-	fs.Var((*listValue)(&o.BrowserURLs), "browser-url", "attach to a running Chrome at http://HOST:PORT or ws://... instead of starting one (repeatable or comma-separated: a pool)")
+	fs.Var((*urlListValue)(&o.BrowserURLs), "browser-url", "attach to a running Chrome at http://HOST:PORT or ws://... instead of starting one (repeatable or comma-separated: a pool)")
 	fs.BoolVar(&o.LocalNetworkAccess, "local-network-access", false, "keep the browsers' Local Network Access checks on (they block public origins from loopback targets whatever the CORS headers say)")
 	fs.Var((*resolveValue)(o), "resolve", "HOST:ADDR: the browser (and the reachability check) reach HOST at ADDR, like curl's --resolve (repeatable)")
 	fs.Var((*listValue)(&o.CACerts), "ca-cert", "PEM file of a certificate authority the target's certificate chains to; trusted for this run only (repeatable)")
@@ -157,8 +158,9 @@ func (o Options) Validate() error {
 		return err
 	}
 	for _, u := range o.BrowserURLs {
+		u = strings.TrimPrefix(u, "dns+")
 		if !strings.HasPrefix(u, "http://") && !strings.HasPrefix(u, "ws://") && !strings.HasPrefix(u, "https://") && !strings.HasPrefix(u, "wss://") {
-			return fmt.Errorf("--browser-url %q: want http://HOST:PORT of a browser started with --remote-debugging-port, or its ws:// address", u)
+			return fmt.Errorf("--browser-url %q: want http://HOST:PORT of a browser started with --remote-debugging-port, its ws:// address, or dns+http://NAME:PORT for every address of NAME (a scaled service)", u)
 		}
 	}
 	if len(o.BrowserURLs) > 0 {
@@ -254,6 +256,20 @@ func (l *listValue) String() string {
 
 func (l *listValue) Set(v string) error { *l = append(*l, v); return nil }
 
+// urlListValue is --browser-url: repeatable, and commas separate URLs too.
+type urlListValue []string
+
+func (l *urlListValue) String() string { return strings.Join(*l, ",") }
+
+func (l *urlListValue) Set(v string) error {
+	for _, u := range strings.Split(v, ",") {
+		if u = strings.TrimSpace(u); u != "" {
+			*l = append(*l, u)
+		}
+	}
+	return nil
+}
+
 func sortedKeys(m map[string]string) []string {
 	keys := make([]string, 0, len(m))
 	for k := range m {
@@ -300,6 +316,13 @@ func StartAll(ctx context.Context, o Options) ([]Browser, error) {
 }
 
 func startEngine(ctx context.Context, engine string, o Options) (Browser, error) {
+	if len(o.BrowserURLs) > 0 {
+		urls, err := ExpandBrowserURLs(o.BrowserURLs, net.DefaultResolver.LookupHost)
+		if err != nil {
+			return nil, err
+		}
+		o.BrowserURLs = urls
+	}
 	switch engine {
 	case EngineFirefox:
 		return startFirefox(ctx, o)
@@ -309,6 +332,44 @@ func startEngine(ctx context.Context, engine string, o Options) (Browser, error)
 		}
 		return startChrome(ctx, o)
 	}
+}
+
+// ExpandBrowserURLs turns each dns+http://NAME:PORT into http://ADDR:PORT
+// for every address NAME resolves to (a compose service scaled to N
+// browsers), keeping the other URLs as given, without duplicates.
+func ExpandBrowserURLs(urls []string, lookup func(context.Context, string) ([]string, error)) ([]string, error) {
+	var out []string
+	seen := map[string]bool{}
+	add := func(u string) {
+		if !seen[u] {
+			seen[u] = true
+			out = append(out, u)
+		}
+	}
+	for _, raw := range urls {
+		rest, ok := strings.CutPrefix(raw, "dns+")
+		if !ok {
+			add(raw)
+			continue
+		}
+		u, err := url.Parse(rest)
+		if err != nil || u.Hostname() == "" || u.Port() == "" {
+			return nil, fmt.Errorf("--browser-url %q: write dns+http://NAME:PORT", raw)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		addrs, err := lookup(ctx, u.Hostname())
+		cancel()
+		if err != nil || len(addrs) == 0 {
+			return nil, fmt.Errorf("--browser-url %q: %s resolves to no address: %v", raw, u.Hostname(), err)
+		}
+		sort.Strings(addrs)
+		for _, a := range addrs {
+			v := *u
+			v.Host = net.JoinHostPort(a, u.Port())
+			add(v.String())
+		}
+	}
+	return out, nil
 }
 
 // bounded runs start in the background and gives up when ctx ends or the
