@@ -63,7 +63,7 @@ type Config struct {
 func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.PolicyPath, "policy", "", "policy file (YAML or JSON); default: the built-in demo policy")
 	fs.StringVar(&c.Target, "target", "", "URL to test; overrides the policy's target; default: the built-in demo target")
-	fs.StringVar(&c.Fixture, "fixture", "", "run against a built-in fixture by name (see `corscheck fixtures list`)")
+	fs.StringVar(&c.Fixture, "fixture", "", "run against a built-in fixture by name (see: corscheck fixtures list)")
 	fs.StringVar(&c.Out, "out", c.Out, "directory for results.json, junit.xml and report.html")
 	fs.DurationVar(&c.Timeout, "timeout", 10*time.Second, "time limit for each fetch, body included; a fetch that takes longer is an error, never blocked")
 	c.Browser.RegisterFlags(fs)
@@ -75,7 +75,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.OpenAPI, "openapi", "", "OpenAPI 3.0/3.1 file (YAML or JSON): its operations are the routes probed under --target")
 	fs.Var((*stringList)(&c.PathParams), "path-param", "'name=value' sample for a path parameter {name} (repeatable)")
 	fs.Float64Var(&c.Rate, "rate", 0, "at most this many requests per second to the target, preflights included (default: no limit); 429 answers are retried after Retry-After")
-	fs.StringVar(&c.Shard, "shard", "", "K/N: run the K-th of N stable slices of the matrix (by case ID); `corscheck merge` combines the shards' --out directories")
+	fs.StringVar(&c.Shard, "shard", "", "K/N: run the K-th of N stable slices of the matrix (by case ID); corscheck merge combines the shards' --out directories")
 	fs.StringVar(&c.Stack, "stack", "", "your server stack, for the fixes printed under each finding (default: detected from the responses)")
 }
 
