@@ -86,6 +86,11 @@ var reportTmpl = template.Must(template.New("report").Funcs(template.FuncMap{
 {{if .Fixes}}<details><summary>Fix in other stacks</summary>{{range $i, $fx := .Fixes}}{{if not (and (eq $i 0) (eq $fx.Stack $.R.Stack))}}<p><b>{{$fx.Title}}</b>{{if $fx.Verified}} (verified on the real server by corscheck's tests){{else}} (unverified){{end}}{{if $fx.Why}}: {{$fx.Why}}{{end}}</p><pre>{{$fx.Snippet}}</pre>{{end}}{{end}}</details>{{end}}
 </div>{{end}}{{end}}
 <details><summary>Policy</summary><pre>{{.PolicyJSON}}</pre></details>
+{{if gt (len .R.Routes) 1}}<details{{if .R.Adaptive}} open{{end}}><summary>Routes ({{len .R.Routes}}){{with .R.Adaptive}}: {{.Groups}} groups, {{.RoutesProbed}} probed in full ({{.CasesProbed}} cases), {{.RoutesCovered}} covered by their group ({{.CasesCovered}} cases){{end}}</summary>
+{{with .R.Adaptive}}<p class="meta">Routes that answered the fingerprint alike form a group; the full matrix ran on a representative and {{.SamplePerGroup}} sampled member(s) of each, and a group whose sampled member answered differently was probed in full. A finding on a representative covers its group's routes. <code>--exhaustive</code> probes every route.</p>{{end}}
+<table><thead><tr><th>route</th>{{if .R.Adaptive}}<th>group</th><th>probed</th><th>why</th>{{end}}<th>source</th></tr></thead><tbody>
+{{range .R.Routes}}<tr><td><code>{{.Path}}</code></td>{{if $.R.Adaptive}}<td>{{.Group}}</td><td>{{if eq .Probe "covered"}}covered by <code>{{.CoveredBy}}</code>{{else}}{{.Probe}}{{end}}</td><td class="meta">{{.Why}}</td>{{end}}<td>{{.Source}}</td></tr>
+{{end}}</tbody></table></details>{{end}}
 </header>
 <main>
 <h2>Matrix</h2>

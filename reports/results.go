@@ -118,6 +118,25 @@ type Route struct {
 	URL    string `json:"url"`
 	Key    string `json:"key,omitempty"`
 	Source string `json:"source,omitempty"`
+	// With the adaptive matrix: Probe is "full" or "covered", CoveredBy
+	// the route whose full matrix stands for this one, Group its group
+	// (1-based) and Why what the group's routes share.
+	Probe     string `json:"probe,omitempty"`
+	CoveredBy string `json:"coveredBy,omitempty"`
+	Group     int    `json:"group,omitempty"`
+	Why       string `json:"why,omitempty"`
+}
+
+// Adaptive says what the adaptive matrix did.
+type Adaptive struct {
+	Groups         int `json:"groups"`
+	SamplePerGroup int `json:"samplePerGroup"`
+	RoutesProbed   int `json:"routesProbed"`
+	RoutesCovered  int `json:"routesCovered"`
+	// CasesProbed ran in the browser; CasesCovered are the cases of covered
+	// routes their representative's cases stand for.
+	CasesProbed  int `json:"casesProbed"`
+	CasesCovered int `json:"casesCovered"`
 }
 
 // Results is the whole results.json document.
@@ -146,6 +165,8 @@ type Results struct {
 	StackEvidence string `json:"stackEvidence,omitempty"`
 	// Routes are the routes the run covered.
 	Routes []Route `json:"routes,omitempty"`
+	// Adaptive is set when routes were grouped (the adaptive matrix).
+	Adaptive *Adaptive `json:"adaptive,omitempty"`
 	// Shard is set when the run covered one slice of the matrix (--shard).
 	Shard *scenarios.ShardSpec `json:"shard,omitempty"`
 	// WriteError is set when the outputs could not be written.
@@ -219,6 +240,41 @@ func (r *Results) Finish() {
 		policy = &scenarios.Policy{}
 	}
 	r.Findings = append(statusFindings(r.Cases), scenarios.Causes(items, policy, r.Stack)...)
+	r.coverFindings()
+}
+
+// coverFindings adds to each finding the routes its routes cover (the
+// adaptive matrix): a failing behaviour is the whole group's.
+func (r *Results) coverFindings() {
+	covered := map[string][]string{}
+	for _, rt := range r.Routes {
+		if rt.CoveredBy != "" {
+			covered[rt.CoveredBy] = append(covered[rt.CoveredBy], rt.Path)
+		}
+	}
+	if len(covered) == 0 {
+		return
+	}
+	for i := range r.Findings {
+		f := &r.Findings[i]
+		var extra []string
+		seen := map[string]bool{}
+		for _, rt := range f.Routes {
+			seen[rt] = true
+		}
+		for _, rt := range f.Routes {
+			for _, c := range covered[rt] {
+				if !seen[c] {
+					seen[c] = true
+					extra = append(extra, c)
+				}
+			}
+		}
+		if len(extra) > 0 {
+			f.Routes = append(f.Routes, extra...)
+			f.Message += fmt.Sprintf(" (and on %d more route%s its group covers: %s)", len(extra), plural(len(extra)), joinLimited(extra, 5))
+		}
+	}
 }
 
 // judged is the case as the cause model reads it.

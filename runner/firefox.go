@@ -209,7 +209,7 @@ func launchFirefox(path string, o Options) (*firefoxProcess, string, error) {
 	cmd.Env = append(cmd.Env, "HOME="+dir, "XDG_CACHE_HOME="+filepath.Join(dir, "cache"), "XDG_CONFIG_HOME="+filepath.Join(dir, "config"))
 	// Its own process group, so Close ends content processes too; and the
 	// kernel kills the main process if corscheck dies (SIGKILL included).
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	cmd.SysProcAttr = browserProcAttr()
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		os.RemoveAll(dir)

@@ -25,6 +25,9 @@ type Firefox struct {
 	mu   sync.Mutex
 	tabs map[string]*ffCollector // browsing context id -> its events
 	once sync.Once
+	// lifecycle serialises creating and removing user contexts and tabs:
+	// done concurrently, Firefox sometimes discards a tab it is creating.
+	lifecycle sync.Mutex
 }
 
 // Engine is "firefox".
@@ -163,18 +166,20 @@ func (b *Firefox) openPage(ctx context.Context, origin string, setup PageSetup) 
 	var uc struct {
 		UserContext string `json:"userContext"`
 	}
-	if err := b.call(ctx, "browser.createUserContext", nil, &uc); err != nil {
-		return nil, fmt.Errorf("new user context for origin %s: %w", origin, err)
-	}
-	p := &ffPage{b: b, origin: origin, userContext: uc.UserContext, events: newFFCollector()}
 	var bc struct {
 		Context string `json:"context"`
 	}
-	if err := b.call(ctx, "browsingContext.create", map[string]any{"type": "tab", "userContext": uc.UserContext}, &bc); err != nil {
+	b.lifecycle.Lock()
+	err = b.call(ctx, "browser.createUserContext", nil, &uc)
+	if err == nil {
+		err = b.call(ctx, "browsingContext.create", map[string]any{"type": "tab", "userContext": uc.UserContext}, &bc)
+	}
+	b.lifecycle.Unlock()
+	p := &ffPage{b: b, origin: origin, userContext: uc.UserContext, context: bc.Context, events: newFFCollector()}
+	if err != nil {
 		p.close()
 		return nil, fmt.Errorf("open tab for origin %s: %w", origin, err)
 	}
-	p.context = bc.Context
 	b.mu.Lock()
 	b.tabs[p.context] = p.events
 	b.mu.Unlock()
@@ -299,6 +304,8 @@ func (p *ffPage) evaluate(ctx context.Context, expr string) (string, error) {
 func (p *ffPage) close() {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
+	p.b.lifecycle.Lock()
+	defer p.b.lifecycle.Unlock()
 	if p.context != "" {
 		p.b.conn.call(ctx, "browsingContext.close", map[string]any{"context": p.context}, nil)
 		p.b.mu.Lock()
@@ -380,9 +387,9 @@ func (b *Firefox) runOrigin(ctx context.Context, origin, runID string, probes []
 		report(ids)
 	}
 	page, err := b.openPage(ctx, origin, o.Setup)
-	if err != nil && ctx.Err() == nil && !errors.Is(err, ErrBrowserGone) {
-		// Firefox sometimes discards a tab it is still creating when many
-		// open at once: the browser's hiccup, never the server's fault.
+	for attempt := 1; err != nil && attempt < 3 && ctx.Err() == nil && !errors.Is(err, ErrBrowserGone); attempt++ {
+		// Firefox sometimes discards a tab it is still creating: the
+		// browser's hiccup, never the server's fault.
 		page, err = b.openPage(ctx, origin, o.Setup)
 	}
 	if err != nil {

@@ -51,6 +51,11 @@ type Config struct {
 	// ListOnly prepares the matrix without sending anything (--list): no
 	// loopback check, no fixture.
 	ListOnly bool
+	// Exhaustive probes every route in full (no adaptive matrix).
+	Exhaustive bool
+	// SamplePerGroup is how many members of each group of alike routes are
+	// probed in full besides the representative.
+	SamplePerGroup int
 	// Shard is "K/N": run only the K-th of N stable slices of the matrix
 	// (corscheck merge combines the shards' outputs).
 	Shard string
@@ -75,6 +80,8 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.OpenAPI, "openapi", "", "OpenAPI 3.0/3.1 file (YAML or JSON): its operations are the routes probed under --target")
 	fs.Var((*stringList)(&c.PathParams), "path-param", "'name=value' sample for a path parameter {name} (repeatable)")
 	fs.Float64Var(&c.Rate, "rate", 0, "at most this many requests per second to the target, preflights included (default: no limit); 429 answers are retried after Retry-After")
+	fs.BoolVar(&c.Exhaustive, "exhaustive", false, fmt.Sprintf("probe every route in full (from %d routes corscheck groups routes that answer a fingerprint alike and probes a representative and a sample of each)", scenarios.AdaptiveMinRoutes))
+	fs.IntVar(&c.SamplePerGroup, "sample-per-group", 2, "members of each group of alike routes probed in full besides the representative")
 	fs.StringVar(&c.Shard, "shard", "", "K/N: run the K-th of N stable slices of the matrix (by case ID); corscheck merge combines the shards' --out directories")
 	fs.StringVar(&c.Stack, "stack", "", "your server stack, for the fixes printed under each finding (default: detected from the responses)")
 }

@@ -143,11 +143,10 @@ func (s *Session) Discover(ctx context.Context) error {
 			redirecting[r.URL] = true
 		}
 	}
-	if len(redirecting) == 0 {
-		return nil
+	if len(redirecting) > 0 {
+		if err := s.expand(scenarios.Discovery{Redirecting: redirecting}); err != nil {
+			return &EnvError{err}
+		}
 	}
-	if err := s.expand(scenarios.Discovery{Redirecting: redirecting}); err != nil {
-		return &EnvError{err}
-	}
-	return nil
+	return s.adapt(ctx, redirecting)
 }

@@ -38,7 +38,16 @@ func (s *Session) Observe(ctx context.Context, c scenarios.Case) ([]scenarios.Ob
 			return nil, err
 		}
 		s.total = len(selected)
-		if err := s.probe(ctx, selected); err != nil {
+		// Cases observed before the specs (the adaptive matrix's
+		// representatives and samples) are not probed again.
+		var todo []scenarios.Case
+		for _, c := range selected {
+			if _, done := s.obs[c.ID]; !done {
+				todo = append(todo, c)
+			}
+		}
+		s.judged = len(selected) - len(todo)
+		if err := s.probe(ctx, todo); err != nil {
 			return nil, err
 		}
 	}

@@ -58,6 +58,8 @@ type Session struct {
 
 	spool *spool
 	shard scenarios.ShardSpec
+	// groups are the adaptive matrix's route groups (nil: every route in full).
+	groups []adaptiveGroup
 
 	mu  sync.Mutex
 	obs map[string][]scenarios.Observation

@@ -127,6 +127,7 @@ func (s *Session) Results(r Report) *reports.Results {
 	for _, r := range s.Routes {
 		res.Routes = append(res.Routes, reports.Route{Path: r.Name(), URL: r.URL, Key: r.Key, Source: r.Source})
 	}
+	s.routeCoverage(res)
 	seen := map[string]bool{}
 	var spooled map[string]reports.CaseResult
 	if s.spool != nil {
