@@ -65,6 +65,7 @@ release:
 
 bench: chrome
 	$(GO) test -run '^$$' -bench . -benchtime 3x ./runner ./suite
+	$(GO) test -run '^$$' -bench Adaptive1000Routes -benchtime 1x ./cmd/corscheck
 
 clean:
 	rm -rf bin corscheck-report $(DIST)
