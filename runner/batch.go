@@ -107,9 +107,14 @@ func (b *Chrome) Run(ctx context.Context, probes []Probe, o RunOptions) ([][]sce
 	var wg sync.WaitGroup
 	for range min(o.Pages, len(origins)) {
 		wg.Go(func() {
+			// One tab per worker, loading one origin page after another:
+			// opening a tab in a new browser context costs several times
+			// more than a navigation.
+			tab := b.takeTab(o.Setup)
 			for origin := range work {
-				b.runOrigin(ctx, origin, runID, probes, byOrigin[origin], out, o, &kinds, report)
+				tab = b.runOrigin(ctx, tab, origin, runID, probes, byOrigin[origin], out, o, &kinds, report)
 			}
+			b.keepTab(tab, o.Setup)
 		})
 	}
 	for _, origin := range origins {
@@ -128,29 +133,84 @@ func (b *Chrome) Run(ctx context.Context, probes []Probe, o RunOptions) ([][]sce
 	return out, nil
 }
 
-// runOrigin runs the probes idx of one origin in chunks on one tab.
-func (b *Chrome) runOrigin(ctx context.Context, origin, runID string, probes []Probe, idx []int,
-	out [][]scenarios.Observation, o RunOptions, kinds *kindState, report func([]int)) {
-	if ctx.Err() != nil {
+// takeTab returns an idle tab from an earlier Run with the same setup
+// (nil when there is none): runs in a row (the precheck, discovery, the
+// batch) reuse their tabs.
+func (b *Chrome) takeTab(setup PageSetup) *originPage {
+	b.idleMu.Lock()
+	defer b.idleMu.Unlock()
+	key := setupKey(setup)
+	for i, t := range b.idle {
+		if t.setup == key {
+			b.idle = append(b.idle[:i], b.idle[i+1:]...)
+			select {
+			case <-t.crashed:
+				t.close()
+				return nil
+			default:
+			}
+			return t
+		}
+	}
+	return nil
+}
+
+// keepTab keeps a worker's tab for the next Run (up to maxIdleTabs).
+func (b *Chrome) keepTab(t *originPage, setup PageSetup) {
+	if t == nil {
 		return
+	}
+	t.setup = setupKey(setup)
+	b.idleMu.Lock()
+	defer b.idleMu.Unlock()
+	if len(b.idle) >= maxIdleTabs {
+		t.close()
+		return
+	}
+	b.idle = append(b.idle, t)
+}
+
+const maxIdleTabs = 8
+
+func setupKey(s PageSetup) string {
+	k, _ := json.Marshal(s)
+	return string(k)
+}
+
+// runOrigin runs the probes idx of one origin in chunks on a tab (the
+// worker's, or a new one), and returns the tab for the next origin (nil
+// when it is gone).
+func (b *Chrome) runOrigin(ctx context.Context, page *originPage, origin, runID string, probes []Probe, idx []int,
+	out [][]scenarios.Observation, o RunOptions, kinds *kindState, report func([]int)) *originPage {
+	if ctx.Err() != nil {
+		return page
 	}
 	setup := o.Setup
 	setup.IgnoreCertErrors = setup.IgnoreCertErrors || b.insecure
-	page, err := b.openOriginPage(ctx, origin, setup)
-	if err != nil {
-		if ctx.Err() != nil {
-			return
+	fail := func(ids []int, err error) {
+		for _, i := range ids {
+			out[i] = errored(probes[i], b.version, EngineChrome, scenarios.ErrorBrowser, "browser: "+describeErr(err))
 		}
-		for _, i := range idx {
-			out[i] = errored(probes[i], b.version, EngineChrome, scenarios.ErrorBrowser, "browser: "+err.Error())
-		}
-		report(idx)
-		return
+		report(ids)
 	}
-	defer func() { page.close() }()
+	var err error
+	if page != nil {
+		if err = page.load(ctx, origin); err != nil {
+			page.close() // a tab that cannot load the next page is replaced
+			page = nil
+		}
+	}
+	if page == nil {
+		if page, err = b.openOriginPage(ctx, origin, setup); err != nil {
+			if ctx.Err() == nil {
+				fail(idx, err)
+			}
+			return nil
+		}
+	}
 	for start := 0; start < len(idx); start += o.ChunkSize {
 		if ctx.Err() != nil {
-			return
+			return page
 		}
 		chunk := idx[start:min(start+o.ChunkSize, len(idx))]
 		obs, err := page.runChunk(ctx, runID, probes, chunk, o, b.version, kinds.snapshot())
@@ -166,14 +226,15 @@ func (b *Chrome) runOrigin(ctx context.Context, origin, runID string, probes []P
 		}
 		if err != nil {
 			if ctx.Err() != nil {
-				return
+				return page
 			}
-			for _, i := range chunk {
-				out[i] = errored(probes[i], b.version, EngineChrome, scenarios.ErrorBrowser, "browser: "+describeErr(err))
-			}
-			report(chunk)
+			fail(chunk, err)
 			if page == nil || errors.Is(err, ErrRendererCrashed) {
-				return // the tab is gone; the other chunks of this origin become errors below
+				if page != nil {
+					page.close()
+				}
+				fail(idx[start+len(chunk):], err)
+				return nil // the tab is gone
 			}
 			continue
 		}
@@ -187,23 +248,23 @@ func (b *Chrome) runOrigin(ctx context.Context, origin, runID string, probes []P
 		}
 		b.retryLater(ctx, page, runID, probes, chunk, out, o, kinds)
 		report(chunk)
-		if timedOut && start+o.ChunkSize < len(idx) {
+		if timedOut {
 			// Requests the target never answered may still hold the tab's
 			// connections (six per host); a fresh tab in a fresh browser
 			// context starts with none, so later requests are not starved.
 			page.close()
-			if page, err = b.openOriginPage(ctx, origin, setup); err != nil {
-				if ctx.Err() != nil {
-					return
+			page = nil
+			if start+o.ChunkSize < len(idx) {
+				if page, err = b.openOriginPage(ctx, origin, setup); err != nil {
+					if ctx.Err() == nil {
+						fail(idx[start+o.ChunkSize:], err)
+					}
+					return nil
 				}
-				for _, i := range idx[start+o.ChunkSize:] {
-					out[i] = errored(probes[i], b.version, EngineChrome, scenarios.ErrorBrowser, "browser: "+err.Error())
-				}
-				report(idx[start+o.ChunkSize:])
-				return
 			}
 		}
 	}
+	return page
 }
 
 // retryLater tries again, after the answer's Retry-After (capped), the

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/chromedp/cdproto/browser"
@@ -81,6 +82,9 @@ type Chrome struct {
 	// insecure asks each tab to ignore certificate errors (an attached
 	// browser, whose flags corscheck does not choose).
 	insecure bool
+
+	idleMu sync.Mutex
+	idle   []*originPage // tabs kept between Runs
 }
 
 // Engine is "chrome".
@@ -264,7 +268,16 @@ func devtoolsEndpoint(ctx context.Context, raw string, timeout time.Duration) (s
 // Close stops the browser (or detaches from a remote one) and removes the
 // temporary profile. It is safe to call more than once.
 func (b *Chrome) Close() {
-	if b != nil && b.cancel != nil {
+	if b == nil {
+		return
+	}
+	b.idleMu.Lock()
+	for _, t := range b.idle {
+		t.close()
+	}
+	b.idle = nil
+	b.idleMu.Unlock()
+	if b.cancel != nil {
 		b.cancel()
 	}
 }

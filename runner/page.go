@@ -44,6 +44,11 @@ type originPage struct {
 	// intercepting is true while the Fetch domain is enabled; a batch must
 	// never run then (checked by runChunk, the guard).
 	intercepting bool
+	// pageURL is the synthetic page being loaded; sandboxed for null.
+	pageURL   string
+	sandboxed bool
+	// setup identifies the page setup the tab was made with (idle tabs).
+	setup string
 	// crashed closes when the tab's renderer crashes or the tab goes away.
 	crashed chan struct{}
 }
@@ -73,17 +78,30 @@ type CookieSpec struct {
 // openOriginPage opens a tab in a fresh browser context (its own cookie jar
 // and preflight cache) and loads the synthetic page on origin.
 func (b *Chrome) openOriginPage(ctx context.Context, origin string, setup PageSetup) (*originPage, error) {
-	pageURL, sandboxed, err := pageURLFor(origin)
+	p, err := b.newTab(ctx, setup)
 	if err != nil {
 		return nil, err
 	}
+	if err := p.load(ctx, origin); err != nil {
+		p.close()
+		return nil, err
+	}
+	return p, nil
+}
+
+// newTab opens a tab in a fresh browser context, with the network and log
+// events on and the page setup (cookies, certificate errors) applied. A
+// tab loads one origin page after another (load): every probe URL carries
+// its own token, so probes share no preflight cache entry whichever origin
+// page ran them, and the cookie jar holds the target's cookies for all.
+func (b *Chrome) newTab(ctx context.Context, setup PageSetup) (*originPage, error) {
 	tabCtx, cancel := chromedp.NewContext(b.ctx, chromedp.WithNewBrowserContext())
 	// Stop the tab when the caller's ctx ends too.
 	stop := context.AfterFunc(ctx, cancel)
-	p := &originPage{origin: origin, ctx: tabCtx, cancel: func() { stop(); cancel() }, events: newCollector(), crashed: make(chan struct{})}
+	p := &originPage{ctx: tabCtx, cancel: func() { stop(); cancel() }, events: newCollector(), crashed: make(chan struct{})}
 	if err := chromedp.Do(tabCtx); err != nil {
 		p.cancel()
-		return nil, fmt.Errorf("open tab for origin %s: %w", origin, err)
+		return nil, fmt.Errorf("open tab: %w", err)
 	}
 	p.watchCrash()
 	paused := chromedp.Events(tabCtx, fetch.RequestPaused)
@@ -92,6 +110,7 @@ func (b *Chrome) openOriginPage(ctx context.Context, origin string, setup PageSe
 			if err != nil {
 				return
 			}
+			pageURL, sandboxed := p.target()
 			if ev.Request.URL != pageURL {
 				// Only the page itself is ours; anything else continues untouched.
 				chromedp.Call(tabCtx, fetch.ContinueRequest, fetch.ContinueRequestParams{RequestID: ev.RequestID})
@@ -108,10 +127,6 @@ func (b *Chrome) openOriginPage(ctx context.Context, origin string, setup PageSe
 	}()
 	p.events.subscribe(tabCtx)
 	steps := chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
-		p.setIntercepting(true)
-		if _, err := cdp.Call(ctx, t, fetch.Enable, fetch.EnableParams{Patterns: []*fetch.RequestPattern{{URLPattern: fetchPattern(pageURL)}}}); err != nil {
-			return err
-		}
 		if _, err := cdp.Call(ctx, t, network.Enable, network.EnableParams{}); err != nil {
 			return err
 		}
@@ -130,26 +145,54 @@ func (b *Chrome) openOriginPage(ctx context.Context, origin string, setup PageSe
 		_, err := cdp.Call(ctx, t, log.Enable, cdp.Empty{})
 		return err
 	})
-	if err := chromedp.Do(tabCtx, steps, chromedp.Navigate(pageURL)); err != nil {
+	if err := chromedp.Do(tabCtx, steps); err != nil {
 		p.cancel()
-		return nil, fmt.Errorf("load origin page %s: %w", pageURL, err)
+		return nil, fmt.Errorf("set up tab: %w", err)
 	}
-	got, err := chromedp.Run(tabCtx, chromedp.Evaluate[string]("self.origin"))
+	return p, nil
+}
+
+// load navigates the tab to the synthetic page on origin. The document is
+// synthesised with the DevTools Fetch domain during the navigation only:
+// interception is switched off before any probe runs, because while it is
+// on Chrome changes what it sends (a redirected cross-origin request loses
+// its Origin header).
+func (p *originPage) load(ctx context.Context, origin string) error {
+	pageURL, sandboxed, err := pageURLFor(origin)
 	if err != nil {
-		p.cancel()
-		return nil, fmt.Errorf("origin page %s: %w", pageURL, err)
+		return err
+	}
+	p.mu.Lock()
+	p.pageURL, p.sandboxed, p.origin = pageURL, sandboxed, origin
+	p.mu.Unlock()
+	enable := chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		p.setIntercepting(true)
+		_, err := cdp.Call(ctx, t, fetch.Enable, fetch.EnableParams{Patterns: []*fetch.RequestPattern{{URLPattern: fetchPattern(pageURL)}}})
+		return err
+	})
+	if err := chromedp.Do(p.ctx, enable, chromedp.Navigate(pageURL)); err != nil {
+		return fmt.Errorf("load origin page %s: %w", pageURL, err)
+	}
+	got, err := chromedp.Run(p.ctx, chromedp.Evaluate[string]("self.origin"))
+	if err != nil {
+		return fmt.Errorf("origin page %s: %w", pageURL, err)
 	}
 	if got != origin {
-		p.cancel()
-		return nil, fmt.Errorf("origin page %s has origin %q, want %q", pageURL, got, origin)
+		return fmt.Errorf("origin page %s has origin %q, want %q", pageURL, got, origin)
 	}
 	// The document is committed: interception ends before any probe runs.
-	if _, err := chromedp.Call(tabCtx, fetch.Disable, cdp.Empty{}); err != nil {
-		p.cancel()
-		return nil, fmt.Errorf("origin page %s: stop interception: %w", pageURL, err)
+	if _, err := chromedp.Call(p.ctx, fetch.Disable, cdp.Empty{}); err != nil {
+		return fmt.Errorf("origin page %s: stop interception: %w", pageURL, err)
 	}
 	p.setIntercepting(false)
-	return p, nil
+	return nil
+}
+
+// target is the page URL the tab is loading and whether it is sandboxed.
+func (p *originPage) target() (string, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.pageURL, p.sandboxed
 }
 
 // fetchPattern makes a URL a Fetch.enable pattern matching exactly it:
