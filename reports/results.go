@@ -241,6 +241,29 @@ func (r *Results) Finish() {
 	}
 	r.Findings = append(statusFindings(r.Cases), scenarios.Causes(items, policy, r.Stack)...)
 	r.coverFindings()
+	r.trimSnippets()
+}
+
+// trimSnippets keeps, in each case's explanation, the snippet for the
+// run's stack only: the findings carry every stack's fix once, and a
+// snippet per stack per case made them 40% of results.json.
+func (r *Results) trimSnippets() {
+	for i := range r.Cases {
+		e := r.Cases[i].Explanation
+		if e == nil || len(e.Snippets) == 0 {
+			continue
+		}
+		keep := map[string]string{}
+		if v, ok := e.Snippets[r.Stack]; ok && r.Stack != "" {
+			keep[r.Stack] = v
+		}
+		if len(keep) == 0 {
+			keep = nil
+		}
+		trimmed := *e
+		trimmed.Snippets = keep
+		r.Cases[i].Explanation = &trimmed
+	}
 }
 
 // coverFindings adds to each finding the routes its routes cover (the

@@ -148,6 +148,20 @@ func (s *Session) probe(ctx context.Context, cases []scenarios.Case) error {
 	return firstErr
 }
 
+// forget drops a recorded case's observations: the spool holds them, and
+// a matrix of 40,000 cases must not be held twice. The case stays known as
+// observed (an interrupt does not report it again).
+func (s *Session) forget(id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.obs[id]; ok {
+		s.obs[id] = nil
+	}
+	for _, m := range s.engineObs {
+		delete(m, id)
+	}
+}
+
 // EngineObservations are a case's observations in every browser that ran it.
 type EngineObservations struct {
 	Engines []string

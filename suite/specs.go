@@ -64,6 +64,7 @@ func Define(s *Session, written func(*reports.Results)) {
 					Expect(err).NotTo(HaveOccurred(), "probing %s", c.ID)
 					eo := s.ObservedIn(c)
 					s.recordEngines(c, eo)
+					s.forget(c.ID) // spooled: no second copy in memory
 					Expect(eo).To(ConformTo(c, s.Secrets...))
 				})
 			}
@@ -170,7 +171,7 @@ func (s *Session) Results(r Report) *reports.Results {
 		observed := s.Observed()
 		for _, c := range s.Cases {
 			obs, ok := observed[c.ID]
-			if !ok || seen[c.ID] {
+			if !ok || obs == nil || seen[c.ID] {
 				continue
 			}
 			res.Cases = append(res.Cases, reports.NewCaseResult(c, obs, scenarios.Judge(c, obs)))
