@@ -65,7 +65,7 @@ release:
 
 bench: chrome
 	$(GO) test -run '^$$' -bench . -benchtime 3x ./runner ./suite
-	$(GO) test -run '^$$' -bench Adaptive1000Routes -benchtime 1x ./cmd/corscheck
+	$(GO) test -run '^$$' -bench 'Adaptive1000Routes|ListLimits' -benchtime 1x -timeout 30m ./cmd/corscheck
 
 clean:
 	rm -rf bin corscheck-report $(DIST)

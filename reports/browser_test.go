@@ -2,6 +2,7 @@ package reports_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -35,43 +36,7 @@ var markup = []string{
 // errors, no network requests, working filters, and that the target's
 // markup shows as text and runs nothing. It saves a screenshot.
 func TestReportInChromium(t *testing.T) {
-	hostile := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h := w.Header()
-		h.Set("Access-Control-Allow-Origin", r.Header.Get("Origin")) // reflects anything: hostile cases fail
-		for i, m := range markup {
-			h.Set("X-Markup-"+string(rune('a'+i)), m)
-		}
-		h.Set("Access-Control-Expose-Headers", markup[0])
-		w.WriteHeader(200)
-	}))
-	defer hostile.Close()
-
-	b, err := runner.Start(context.Background(), runner.Options{})
-	if err != nil {
-		t.Fatal(err) // make test installs a browser
-	}
-	pol := &scenarios.Policy{Origins: []string{"https://app.example.com"}, Methods: []string{"GET", "PUT"}, Credentials: true}
-	cases, err := scenarios.Expand(pol, hostile.URL+"/api?q=<b>"+markup[1])
-	if err != nil {
-		t.Fatal(err)
-	}
-	probes := make([]runner.Probe, len(cases))
-	for i, c := range cases {
-		probes[i] = runner.ProbeFor(c)
-	}
-	obs, err := b.Run(context.Background(), probes, runner.RunOptions{Timeout: 5 * time.Second})
-	b.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	res := &reports.Results{Tool: reports.Tool{Version: "test"}, Target: hostile.URL + "/" + markup[0], Policy: pol, StartedAt: time.Now().UTC().Format(time.RFC3339)}
-	for i, c := range cases {
-		res.Cases = append(res.Cases, reports.NewCaseResult(c, obs[i], scenarios.Judge(c, obs[i])))
-	}
-	res.Finish()
-	if res.Summary.Failed == 0 || res.Summary.Passed == 0 {
-		t.Fatalf("want both passing and failing cases, got %+v", res.Summary)
-	}
+	res := hostileResults(t)
 	dir := t.TempDir()
 	if err := res.WriteAll(dir); err != nil {
 		t.Fatal(err)
@@ -208,4 +173,196 @@ func TestReportInChromium(t *testing.T) {
 	if len(problems) > 0 {
 		t.Errorf("console errors or exceptions: %v", problems)
 	}
+}
+
+// hostileResults probes a target that sends markup in its headers and
+// reflects every origin, in real Chromium, and returns the results.
+func hostileResults(t *testing.T) *reports.Results {
+	t.Helper()
+	hostile := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Access-Control-Allow-Origin", r.Header.Get("Origin")) // reflects anything: hostile cases fail
+		for i, m := range markup {
+			h.Set("X-Markup-"+string(rune('a'+i)), m)
+		}
+		h.Set("Access-Control-Expose-Headers", markup[0])
+		w.WriteHeader(200)
+	}))
+	t.Cleanup(hostile.Close)
+
+	b, err := runner.Start(context.Background(), runner.Options{})
+	if err != nil {
+		t.Fatal(err) // make test installs a browser
+	}
+	pol := &scenarios.Policy{Origins: []string{"https://app.example.com"}, Methods: []string{"GET", "PUT"}, Credentials: true}
+	cases, err := scenarios.Expand(pol, hostile.URL+"/api?q=<b>"+markup[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	probes := make([]runner.Probe, len(cases))
+	for i, c := range cases {
+		probes[i] = runner.ProbeFor(c)
+	}
+	obs, err := b.Run(context.Background(), probes, runner.RunOptions{Timeout: 5 * time.Second})
+	b.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := &reports.Results{Tool: reports.Tool{Version: "test"}, Target: hostile.URL + "/" + markup[0], Policy: pol, StartedAt: time.Now().UTC().Format(time.RFC3339)}
+	for i, c := range cases {
+		res.Cases = append(res.Cases, reports.NewCaseResult(c, obs[i], scenarios.Judge(c, obs[i])))
+	}
+	res.Finish()
+	if res.Summary.Failed == 0 || res.Summary.Passed == 0 {
+		t.Fatalf("want both passing and failing cases, got %+v", res.Summary)
+	}
+	return res
+}
+
+// openReport opens a report from disk in headless Chromium and returns an
+// evaluator, and a check that the page made no request and logged nothing.
+func openReport(t *testing.T, file string) (func(string) any, func()) {
+	t.Helper()
+	path, err := runner.FindChrome("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(path), chromedp.NoSandbox, chromedp.WindowSize(1200, 1600))
+	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
+	t.Cleanup(cancel)
+	ctx, cancel2 := chromedp.NewContext(actx)
+	t.Cleanup(cancel2)
+	var mu sync.Mutex
+	var requests, problems []string
+	if err := chromedp.Do(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := chromedp.Listen(ctx, func(ev any) {
+		mu.Lock()
+		defer mu.Unlock()
+		switch ev := ev.(type) {
+		case *network.EventRequestWillBeSent:
+			requests = append(requests, ev.Request.URL)
+		case *runtime.EventExceptionThrown:
+			problems = append(problems, "exception: "+ev.ExceptionDetails.Text)
+		case *log.EventEntryAdded:
+			if ev.Entry.Level == log.EntryLevelError || ev.Entry.Level == log.EntryLevelWarning {
+				problems = append(problems, string(ev.Entry.Level)+": "+ev.Entry.Text)
+			}
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	enable := chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		if _, err := cdp.Call(ctx, tg, log.Enable, cdp.Empty{}); err != nil {
+			return err
+		}
+		if _, err := cdp.Call(ctx, tg, runtime.Enable, cdp.Empty{}); err != nil {
+			return err
+		}
+		_, err := cdp.Call(ctx, tg, network.Enable, network.EnableParams{})
+		return err
+	})
+	if err := chromedp.Do(ctx, enable, chromedp.Navigate("file://"+file)); err != nil {
+		t.Fatal(err)
+	}
+	eval := func(js string) any {
+		t.Helper()
+		v, err := chromedp.Run(ctx, chromedp.Evaluate[any](js))
+		if err != nil {
+			t.Fatalf("%s: %v", js, err)
+		}
+		return v
+	}
+	check := func() {
+		t.Helper()
+		mu.Lock()
+		defer mu.Unlock()
+		for _, u := range requests {
+			if !strings.HasPrefix(u, "file://") {
+				t.Errorf("the report made a network request: %s", u)
+			}
+		}
+		if len(problems) > 0 {
+			t.Errorf("console errors or exceptions: %v", problems)
+		}
+	}
+	return eval, check
+}
+
+// The large layout (from LargeReportFrom cases): the cases as data, a page
+// at a time, filters, paging and evidence on demand, the target's markup
+// shown as text and never run, no request, no console error.
+func TestLargeReportInChromium(t *testing.T) {
+	res := hostileResults(t)
+	old := reports.LargeReportFrom
+	reports.LargeReportFrom = 10
+	defer func() { reports.LargeReportFrom = old }()
+	// Enough cases for several pages: the hostile run, repeated under new IDs.
+	base := res.Cases
+	for k := 1; len(res.Cases) < 450; k++ {
+		for _, c := range base {
+			c.ID = fmt.Sprintf("%s.copy%d", c.ID, k)
+			res.Cases = append(res.Cases, c)
+		}
+	}
+	res.Finish()
+	dir := t.TempDir()
+	if err := res.WriteAll(dir); err != nil {
+		t.Fatal(err)
+	}
+	html, _ := os.ReadFile(filepath.Join(dir, "report.html"))
+	if !strings.Contains(string(html), `id="corscheck-data"`) || strings.Contains(string(html), `class="matrix"`) {
+		t.Fatal("not the large layout")
+	}
+	eval, check := openReport(t, filepath.Join(dir, "report.html"))
+	rows := `document.querySelectorAll("tr.case").length`
+	bad := res.Summary.Failed + res.Summary.Errored
+	if got := eval(rows).(float64); got != float64(min(100, bad)) {
+		t.Errorf("first page shows %v rows, want %d", got, min(100, bad))
+	}
+	if shown := eval(`document.getElementById("shown").textContent`).(string); !strings.Contains(shown, fmt.Sprintf("of %d matching", bad)) {
+		t.Errorf("counter %q, want %d failures", shown, bad)
+	}
+	eval(`(() => { const c = document.getElementById("only-failures"); c.checked = false; c.dispatchEvent(new Event("input")); })()`)
+	if shown := eval(`document.getElementById("shown").textContent`).(string); !strings.Contains(shown, fmt.Sprintf("of %d matching", len(res.Cases))) {
+		t.Errorf("counter %q with the filter off, want %d", shown, len(res.Cases))
+	}
+	eval(`document.getElementById("next").click()`)
+	if first := eval(`document.querySelector("tr.case").dataset.id`).(string); first != res.Cases[100].ID {
+		t.Errorf("second page starts at %q, want %q", first, res.Cases[100].ID)
+	}
+	eval(`(() => { const s = document.getElementById("family"); s.value = "simple"; s.dispatchEvent(new Event("input")); })()`)
+	simple := 0
+	for _, c := range res.Cases {
+		if c.Family == "simple" {
+			simple++
+		}
+	}
+	if shown := eval(`document.getElementById("shown").textContent`).(string); !strings.Contains(shown, fmt.Sprintf("of %d matching", simple)) {
+		t.Errorf("family filter: %q, want %d", shown, simple)
+	}
+	// Evidence on demand: the failing hostile case, with the target's markup as text.
+	var failing string
+	for _, c := range res.Cases {
+		if c.Verdict == scenarios.Fail {
+			failing = c.ID
+			break
+		}
+	}
+	eval(`(() => { const s = document.getElementById("family"); s.value = ""; s.dispatchEvent(new Event("input")); document.getElementById("q").value = "` + failing + `"; document.getElementById("q").dispatchEvent(new Event("input")); document.querySelector("tr.case a").click(); })()`)
+	evidence := eval(`document.getElementById("evidence").textContent`).(string)
+	if !strings.Contains(evidence, failing) || !strings.Contains(evidence, "Access-Control-Allow-Origin") && !strings.Contains(evidence, "access-control-allow-origin") {
+		t.Errorf("evidence: %.300q", evidence)
+	}
+	if !strings.Contains(eval(`document.body.innerText`).(string), markup[0]) {
+		t.Error("the target's markup does not show as text in the evidence")
+	}
+	if v := eval(`typeof window.__pwned`); v != "undefined" {
+		t.Error("the target's markup ran")
+	}
+	if n := eval(`document.querySelectorAll("img, svg, script:not([type])").length`).(float64); n != 1 {
+		t.Errorf("the page has %v img/svg/script elements, want only its own script", n)
+	}
+	check()
 }

@@ -2,10 +2,12 @@ package reports
 
 import (
 	"bytes"
+	"fmt"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"html/template"
+	"io"
 	"sort"
 	"strings"
 
@@ -93,7 +95,23 @@ var reportTmpl = template.Must(template.New("report").Funcs(template.FuncMap{
 {{end}}</tbody></table></details>{{end}}
 </header>
 <main>
-<h2>Matrix</h2>
+{{if .Large}}<h2>Cases</h2>
+<p class="meta">{{len .R.Cases}} cases: the table shows {{.PageSize}} at a time, filtered in the page; click a case for its evidence. (Runs of up to {{.LargeFrom}} cases get the full matrix view.)</p>
+<div class="filters">
+<label><input type="checkbox" id="only-failures"{{if or .R.Summary.Failed .R.Summary.Errored}} checked{{end}}> failures only</label>
+<label>family <select id="family"><option value="">all</option>{{range .Families}}<option>{{.}}</option>{{end}}</select></label>
+<label>origin <select id="origin"><option value="">all</option>{{range .Origins}}<option>{{.}}</option>{{end}}</select></label>
+<label>method <select id="method"><option value="">all</option>{{range .Methods}}<option>{{.}}</option>{{end}}</select></label>
+<label>credentials <select id="credentials"><option value="">all</option><option>omit</option><option>same-origin</option><option>include</option></select></label>
+<label>route <select id="route"><option value="">all</option>{{range .RouteNames}}<option>{{.}}</option>{{end}}</select></label>
+<label>search <input id="q" type="search" placeholder="case, message…"></label>
+<span id="shown" class="meta"></span>
+<button id="prev" type="button">previous</button> <button id="next" type="button">next</button>
+</div>
+<table><thead><tr><th>verdict</th>{{range .Engines}}<th class="engine">{{.Title}}</th>{{end}}<th>case</th><th class="title">what happened</th></tr></thead><tbody id="rows"></tbody></table>
+<div id="evidence"></div>
+<script type="application/json" id="corscheck-data">{{.Data}}</script>
+{{else}}<h2>Matrix</h2>
 <p class="meta">Per family, origins × requests. Green passed, red failed, amber errored; hover a cell for what happened, click it for the evidence.</p>
 {{range .Matrices}}<h3>{{.Family}}</h3><div class="matrix"><table><thead><tr><th></th>{{range .Cols}}<th class="col">{{.}}</th>{{end}}</tr></thead><tbody>
 {{range .Rows}}<tr><th>{{.Origin}}</th>{{range .Cells}}{{if .ID}}<td class="m {{.Verdict}}"><a href="#d-{{.ID}}" title="{{.Verdict}}: {{.Title}}"></a></td>{{else}}<td></td>{{end}}{{end}}</tr>
@@ -134,7 +152,7 @@ var reportTmpl = template.Must(template.New("report").Funcs(template.FuncMap{
 {{if .Spec}}<p class="meta">Fetch Standard: <a href="{{.Spec}}" rel="noreferrer">{{.Spec}}</a></p>{{end}}
 </details>
 {{end}}
-</main>
+{{end}}</main>
 <script>{{.JS}}</script>
 </body></html>
 `))
@@ -142,7 +160,22 @@ var reportTmpl = template.Must(template.New("report").Funcs(template.FuncMap{
 // HTML renders report.html: self-contained (inline CSS and one hashed
 // inline script, no external requests), every value escaped.
 func (r *Results) HTML() ([]byte, error) {
-	r = r.Display()
+	var buf bytes.Buffer
+	err := r.Display().writeHTML(&buf)
+	return buf.Bytes(), err
+}
+
+// LargeReportFrom is the number of cases from which report.html switches
+// to its large layout: the cases as data the page renders a page at a
+// time, evidence on demand, no per-case matrix. A page of 33,000 cases
+// rendered in full took 40 s to open in headless Chromium.
+var LargeReportFrom = 2000
+
+// pageSize is how many case rows the large layout shows at a time.
+const pageSize = 100
+
+// writeHTML renders r as it is (already displayed) to w.
+func (r *Results) writeHTML(w io.Writer) error {
 	families := distinct(r.Cases, func(c CaseResult) string { return c.Family })
 	origins := distinct(r.Cases, func(c CaseResult) string { return c.Request.Origin })
 	methods := distinct(r.Cases, func(c CaseResult) string { return c.Request.Method })
@@ -150,26 +183,109 @@ func (r *Results) HTML() ([]byte, error) {
 	if r.Policy != nil {
 		var err error
 		if policy, err = marshalIndent(r.Policy); err != nil {
-			return nil, err
+			return err
 		}
 	}
-	sum := sha256.Sum256([]byte(reportJS))
-	var buf bytes.Buffer
-	err := reportTmpl.Execute(&buf, map[string]any{
+	large := len(r.Cases) >= LargeReportFrom
+	js := reportJS
+	data := map[string]any{
 		"R":          r,
 		"CSS":        template.CSS(reportCSS),
-		"JS":         template.JS(reportJS),
-		"ScriptHash": "sha256-" + base64.StdEncoding.EncodeToString(sum[:]),
 		"Seconds":    r.DurationMs / 1000,
 		"Families":   families,
 		"Origins":    origins,
 		"Methods":    methods,
-		"Matrices":   matrices(r.Cases),
 		"PolicyJSON": string(policy),
 		"Engines":    engineSummaries(r.Cases),
 		"Skipped":    "skipped",
-	})
-	return buf.Bytes(), err
+		"Large":      large,
+	}
+	if large {
+		js = strings.Replace(largeJS, "PAGE_SIZE", fmt.Sprint(pageSize), 1)
+		blob, err := largeData(r)
+		if err != nil {
+			return err
+		}
+		data["Data"] = template.JS(blob)
+		data["PageSize"] = pageSize
+		data["LargeFrom"] = LargeReportFrom
+		data["RouteNames"] = distinct(r.Cases, routeName)
+	} else {
+		data["Matrices"] = matrices(r.Cases)
+	}
+	sum := sha256.Sum256([]byte(js))
+	data["JS"] = template.JS(js)
+	data["ScriptHash"] = "sha256-" + base64.StdEncoding.EncodeToString(sum[:])
+	return reportTmpl.Execute(w, data)
+}
+
+// largeData is the cases of a large report as compact JSON: a row per
+// case, its evidence, and the header blocks they share (most cases of a
+// run carry the same headers). encoding/json escapes <, > and &, so the
+// data cannot end its script element.
+func largeData(r *Results) ([]byte, error) {
+	type exchange struct {
+		Status  int    `json:"s"`
+		Request int    `json:"q"`
+		Headers int    `json:"h"`
+		URL     string `json:"u,omitempty"`
+	}
+	type browser struct {
+		Engine, Browser, Verdict, Message, CorsError, Reason string
+	}
+	type evidence struct {
+		Message, Fix, Header, Expected, Outcome, CorsError, Param, Console, Error, Request, Credentials, Title, Spec string
+		Preflight, Response                                                                                         *exchange
+		Redirects, Repeats, Status                                                                                  int
+		Inconclusive                                                                                                bool
+		Browsers                                                                                                    []browser
+		Difference, Reason                                                                                          string
+	}
+	var blocks []string
+	index := map[string]int{}
+	block := func(h map[string]string) int {
+		b := sortedHeaders(h)
+		if i, ok := index[b]; ok {
+			return i
+		}
+		index[b] = len(blocks)
+		blocks = append(blocks, b)
+		return len(blocks) - 1
+	}
+	var engines []string
+	for _, e := range engineSummaries(r.Cases) {
+		engines = append(engines, e.Engine)
+	}
+	rows := make([][]any, 0, len(r.Cases))
+	evs := make([]evidence, 0, len(r.Cases))
+	for _, c := range r.Cases {
+		var ev []string
+		for _, b := range c.Browsers {
+			ev = append(ev, b.Verdict.String())
+		}
+		diff := 0
+		if c.BrowserDifference != "" {
+			diff = 1
+		}
+		rows = append(rows, []any{c.ID, c.Family, c.Verdict.String(), c.Request.Origin, c.Request.Method, string(c.Request.Credentials), routeName(c), c.Message, ev, diff})
+		o := c.Observed
+		e := evidence{Message: c.Message, Fix: c.Fix, Header: c.Header, Expected: c.Expected.Outcome.String(), Outcome: o.Outcome.String(),
+			CorsError: string(o.CorsError), Param: o.FailedParameter, Console: o.ConsoleMessage, Error: o.Error, Reason: o.BrowserReason,
+			Request: c.Request.Method + " " + c.Request.URL + " from " + c.Request.Origin, Credentials: string(c.Request.Credentials),
+			Title: c.Title, Spec: c.Spec, Redirects: len(o.Redirects), Repeats: len(c.Repeats), Status: c.Status, Inconclusive: c.Inconclusive,
+			Difference: c.BrowserDifference}
+		if p := o.Preflight; p != nil {
+			e.Preflight = &exchange{Status: p.Status, Request: block(p.RequestHeaders), Headers: block(p.ResponseHeaders)}
+		}
+		if rs := o.Response; rs != nil {
+			e.Response = &exchange{Status: rs.Status, Request: block(rs.RequestHeaders), Headers: block(rs.Headers), URL: rs.URL}
+		}
+		for _, b := range c.Browsers {
+			e.Browsers = append(e.Browsers, browser{b.Engine, b.Browser, b.Verdict.String(), b.Message, string(b.Observed.CorsError), b.Observed.BrowserReason})
+		}
+		evs = append(evs, e)
+	}
+	return json.Marshal(map[string]any{"engines": engines, "h": blocks, "c": rows, "e": evs})
 }
 
 // engineSummary counts one browser's verdicts when several ran the cases.

@@ -2,6 +2,7 @@ package reports
 
 import (
 	"bytes"
+	"encoding/json"
 	"encoding/xml"
 	"flag"
 	"fmt"
@@ -329,5 +330,44 @@ func TestResultsMarkdown(t *testing.T) {
 	m = r.Markdown(MarkdownLimit, "https://ci.example/report.html")
 	if n := utf8.RuneCountInString(m); n > MarkdownLimit || !strings.Contains(m, "do not fit here") || strings.Contains(m, "<img") {
 		t.Fatalf("capped summary: %d characters", n)
+	}
+}
+
+// DisplayInPlace gives what Display gives, without a copy.
+func TestDisplayInPlaceMatchesDisplay(t *testing.T) {
+	r := sample()
+	r.Target = "http://127.0.0.1:1/\x1b[31mred\u202e"
+	r.Cases[0].Observed.Response = &scenarios.Response{Status: 200, Headers: map[string]string{"x-\x1b[2J": "a\u202eb", "ok": "fine"}}
+	v := "\x1b]0;title\x07"
+	r.Cases[0].Observed.ReadableHeaders = map[string]*string{"x": &v}
+	r.Finish()
+	want, err := json.Marshal(r.Display())
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.DisplayInPlace()
+	got, _ := json.Marshal(r)
+	if string(got) != string(want) {
+		t.Fatalf("in place:\n%s\ncopy:\n%s", got, want)
+	}
+	if strings.Contains(string(got), "\x1b") || strings.Contains(string(got), "\u202e") {
+		t.Fatal("control characters survived")
+	}
+}
+
+// The streamed results.json is byte for byte the marshalled document.
+func TestWriteJSONStreamsTheDocument(t *testing.T) {
+	r := sample()
+	r.Finish()
+	want, err := r.JSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got bytes.Buffer
+	if err := r.writeJSON(&got); err != nil {
+		t.Fatal(err)
+	}
+	if got.String() != string(want) {
+		t.Fatalf("streamed:\n%s\nmarshalled:\n%s", got.String(), want)
 	}
 }

@@ -3,10 +3,12 @@
 package reports
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -463,36 +465,92 @@ func (r *Results) JSON() ([]byte, error) {
 var OutputNames = []string{"results.json", "junit.xml", "report.html"}
 
 // WriteAll writes results.json, junit.xml and report.html into dir as one
-// set: all are rendered and written to temporary files first, then renamed
-// into place. If a file cannot be written, the previous run's set is
-// removed rather than left to pass for this run's, and the error says so:
-// dir never holds a mix of two runs.
+// set: all are written to temporary files first, then renamed into place.
+// If a file cannot be written, the previous run's set is removed rather
+// than left to pass for this run's, and the error says so: dir never holds
+// a mix of two runs. results.json (the data as observed) is streamed case
+// by case; then r is sanitised in place for the human-facing junit.xml and
+// report.html (DisplayInPlace), so a large run is never held twice.
 func (r *Results) WriteAll(dir string) error {
-	js, err := r.JSON()
+	return writeStreams(dir, []output{
+		{"results.json", r.writeJSON},
+		{"", func(io.Writer) error { r.DisplayInPlace(); return nil }},
+		{"junit.xml", func(w io.Writer) error {
+			b, err := r.junit()
+			if err == nil {
+				_, err = w.Write(b)
+			}
+			return err
+		}},
+		{"report.html", r.writeHTML},
+	})
+}
+
+// writeJSON streams results.json: the document's header, each case, the
+// findings; the same bytes JSON returns.
+func (r *Results) writeJSON(w io.Writer) error {
+	shell := *r
+	shell.Cases = nil
+	head, err := json.MarshalIndent(&shell, "", "  ")
 	if err != nil {
 		return err
 	}
-	ju, err := r.JUnit()
-	if err != nil {
-		return err
+	const marker = "\n  \"cases\": null,"
+	i := bytes.Index(head, []byte(marker))
+	if i < 0 {
+		return errors.New("results.json: no cases field")
 	}
-	html, err := r.HTML()
-	if err != nil {
-		return err
+	bw := bufio.NewWriterSize(w, 1<<20)
+	bw.Write(head[:i])
+	if len(r.Cases) == 0 {
+		bw.WriteString("\n  \"cases\": [],")
+	} else {
+		bw.WriteString("\n  \"cases\": [")
+		for k := range r.Cases {
+			c, err := json.MarshalIndent(&r.Cases[k], "    ", "  ")
+			if err != nil {
+				return err
+			}
+			if k > 0 {
+				bw.WriteByte(',')
+			}
+			bw.WriteString("\n    ")
+			bw.Write(c)
+		}
+		bw.WriteString("\n  ],")
 	}
-	return WriteSet(dir, map[string][]byte{"results.json": js, "junit.xml": ju, "report.html": html})
+	bw.Write(head[i+len(marker):])
+	bw.WriteByte('\n')
+	return bw.Flush()
+}
+
+// output is one file of a set, written by write; a nameless output is a
+// step between files.
+type output struct {
+	name  string
+	write func(io.Writer) error
 }
 
 // WriteSet writes files into dir together (see WriteAll).
 func WriteSet(dir string, files map[string][]byte) error {
+	var outs []output
+	for n, data := range files {
+		outs = append(outs, output{n, func(w io.Writer) error { _, err := w.Write(data); return err }})
+	}
+	sort.Slice(outs, func(i, j int) bool { return outs[i].name < outs[j].name })
+	return writeStreams(dir, outs)
+}
+
+func writeStreams(dir string, outs []output) error {
 	if err := CheckOutDir(dir); err != nil {
 		return err
 	}
-	names := make([]string, 0, len(files))
-	for n := range files {
-		names = append(names, n)
+	var names []string
+	for _, o := range outs {
+		if o.name != "" {
+			names = append(names, o.name)
+		}
 	}
-	sort.Strings(names)
 	temps := map[string]string{}
 	cleanup := func() {
 		for _, t := range temps {
@@ -506,13 +564,21 @@ func WriteSet(dir string, files map[string][]byte) error {
 		}
 		return fmt.Errorf("--out %s: %v; the previous run's %s were removed so they cannot pass for this run's", dir, cause, strings.Join(names, ", "))
 	}
-	for _, n := range names {
-		tmp, err := writeTemp(dir, n, files[n])
-		if err != nil {
-			return stale(fmt.Errorf("write %s: %w", n, err))
+	for _, o := range outs {
+		if o.name == "" {
+			if err := o.write(nil); err != nil {
+				cleanup()
+				return err
+			}
+			continue
 		}
-		temps[n] = tmp
+		tmp, err := writeTemp(dir, o.name, o.write)
+		if err != nil {
+			return stale(fmt.Errorf("write %s: %w", o.name, err))
+		}
+		temps[o.name] = tmp
 	}
+	sort.Strings(names)
 	for _, n := range names {
 		if err := os.Rename(temps[n], filepath.Join(dir, n)); err != nil {
 			return stale(fmt.Errorf("rename %s: %w", n, err))
@@ -522,13 +588,17 @@ func WriteSet(dir string, files map[string][]byte) error {
 	return nil
 }
 
-// writeTemp writes data to a synced temporary file in dir.
-func writeTemp(dir, name string, data []byte) (string, error) {
+// writeTemp writes a file through write to a synced temporary file in dir.
+func writeTemp(dir, name string, write func(io.Writer) error) (string, error) {
 	tmp, err := os.CreateTemp(dir, "."+name+".tmp-*")
 	if err != nil {
 		return "", err
 	}
-	_, err = tmp.Write(data)
+	bw := bufio.NewWriterSize(tmp, 1<<20)
+	err = write(bw)
+	if err == nil {
+		err = bw.Flush()
+	}
 	if err == nil {
 		err = tmp.Sync()
 	}

@@ -3,7 +3,6 @@ package suite
 import (
 	"context"
 	"fmt"
-	"sort"
 	"strings"
 	"time"
 
@@ -130,37 +129,14 @@ func (s *Session) Results(r Report) *reports.Results {
 	}
 	s.routeCoverage(res)
 	seen := map[string]bool{}
-	var spooled map[string]reports.CaseResult
 	if s.spool != nil {
-		spooled, _ = s.spool.read()
+		// Every result this run spooled, its spec reported or not (a
+		// process interrupted before it reported): the browser gave it.
+		res.Cases, _, _ = s.spool.read()
 		s.spool.remove()
 	}
-	for _, sr := range r.SpecReports {
-		for _, e := range sr.ReportEntries {
-			if e.Name != entryName {
-				continue
-			}
-			id, _, _ := strings.Cut(e.Value.String(), " ")
-			cr, ok := spooled[id]
-			if !ok || seen[id] {
-				continue
-			}
-			seen[id] = true
-			res.Cases = append(res.Cases, cr)
-		}
-	}
-	// Results whose spec report never arrived (a process interrupted
-	// before it reported) are still results the browser gave.
-	var late []string
-	for id := range spooled {
-		if !seen[id] {
-			late = append(late, id)
-		}
-	}
-	sort.Strings(late)
-	for _, id := range late {
-		seen[id] = true
-		res.Cases = append(res.Cases, spooled[id])
+	for _, cr := range res.Cases {
+		seen[cr.ID] = true
 	}
 	for _, reason := range r.SpecialSuiteFailureReasons {
 		if strings.HasPrefix(reason, "Interrupted") || reason == "Suite Timeout Elapsed" {

@@ -143,7 +143,7 @@ func printMatrix(w io.Writer, cases []scenarios.Case) {
 // stack (detected from the responses, or --stack) and a few of its cases,
 // so a CI log says what broke and what to change without the report.
 func printFailures(w io.Writer, res *reports.Results) {
-	res = res.Display()
+	res.DisplayInPlace() // results.json is written: no copy of a large run
 	if len(res.Findings) == 0 {
 		return
 	}
