@@ -2,10 +2,10 @@ package reports
 
 import (
 	"bytes"
-	"fmt"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"html/template"
 	"io"
 	"sort"
@@ -235,11 +235,11 @@ func largeData(r *Results) ([]byte, error) {
 	}
 	type evidence struct {
 		Message, Fix, Header, Expected, Outcome, CorsError, Param, Console, Error, Request, Credentials, Title, Spec string
-		Preflight, Response                                                                                         *exchange
-		Redirects, Repeats, Status                                                                                  int
-		Inconclusive                                                                                                bool
-		Browsers                                                                                                    []browser
-		Difference, Reason                                                                                          string
+		Preflight, Response                                                                                          *exchange
+		Redirects, Repeats, Status                                                                                   int
+		Inconclusive                                                                                                 bool
+		Browsers                                                                                                     []browser
+		Difference, Reason                                                                                           string
 	}
 	var blocks []string
 	index := map[string]int{}
