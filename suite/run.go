@@ -189,6 +189,12 @@ func (s *Session) Meaningful(res *reports.Results, selected int) error {
 	if answered == 0 && res.Summary.Errored > 0 {
 		return &EnvError{fmt.Errorf("the target answered none of %d cases: it stopped answering after the check (%s)", judged, scenarios.Visible(last))}
 	}
+	// A few answers over connections opened before the target went away
+	// do not make a run: when nine in ten cases got no answer at all, the
+	// environment failed, not the CORS policy.
+	if res.Summary.Errored*10 >= judged*9 && answered*10 < judged {
+		return &EnvError{fmt.Errorf("the target answered only %d of %d cases: it stopped answering after the check (%s)", answered, judged, scenarios.Visible(last))}
+	}
 	return nil
 }
 
