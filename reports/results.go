@@ -9,9 +9,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -357,7 +359,7 @@ func statusFindings(cases []CaseResult) []Finding {
 	var out []Finding
 	for _, st := range order {
 		f := byStatus[st]
-		f.Routes = scenarios.RouteNames(routes[st])
+		f.Routes = slices.Sorted(maps.Keys(routes[st]))
 		f.Message = fmt.Sprintf("%d actual request%s from allowed origins %s answered %d: the verdict covers the CORS headers of that answer, not of your API (routes %s)",
 			len(f.Cases), plural(len(f.Cases)), wereWas(len(f.Cases)), st, strings.Join(f.Routes, ", "))
 		out = append(out, *f)

@@ -6,11 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -199,7 +201,7 @@ func chromeFlags(path, dir string, o Options) []chromedp.ExecAllocatorOption {
 // from the trap by name.
 func HostResolverRules(o Options) string {
 	var rules []string
-	for _, h := range sortedKeys(o.Resolve) {
+	for _, h := range slices.Sorted(maps.Keys(o.Resolve)) {
 		addr := o.Resolve[h]
 		if strings.Contains(addr, ":") {
 			addr = "[" + addr + "]"

@@ -12,8 +12,10 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"maps"
 	"net"
 	"net/url"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -119,7 +121,7 @@ func (o Options) Args() []string {
 	if o.LocalNetworkAccess {
 		args = append(args, "--local-network-access")
 	}
-	for _, h := range sortedKeys(o.Resolve) {
+	for _, h := range slices.Sorted(maps.Keys(o.Resolve)) {
 		add("resolve", h+":"+o.Resolve[h])
 	}
 	for _, c := range o.CACerts {
@@ -225,7 +227,7 @@ func (r *resolveValue) String() string {
 		return ""
 	}
 	var parts []string
-	for _, h := range sortedKeys(r.Resolve) {
+	for _, h := range slices.Sorted(maps.Keys(r.Resolve)) {
 		parts = append(parts, h+":"+r.Resolve[h])
 	}
 	return strings.Join(parts, ",")
@@ -268,15 +270,6 @@ func (l *urlListValue) Set(v string) error {
 		}
 	}
 	return nil
-}
-
-func sortedKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // Start launches the browser(s) the options name, or attaches to them. ctx

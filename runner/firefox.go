@@ -4,11 +4,13 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -117,7 +119,7 @@ func FirefoxPrefs(o Options) map[string]any {
 // names and the allowed hosts.
 func noProxy(o Options) []string {
 	list := []string{"localhost", ".localhost", "127.0.0.0/8", "[::1]"}
-	for _, h := range sortedKeys(o.Resolve) {
+	for _, h := range slices.Sorted(maps.Keys(o.Resolve)) {
 		list = append(list, h)
 	}
 	for _, h := range o.AllowHosts {

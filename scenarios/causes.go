@@ -2,7 +2,9 @@ package scenarios
 
 import (
 	"fmt"
+	"maps"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -113,7 +115,7 @@ func Causes(items []Judged, p *Policy, stack string) []Finding {
 	for _, k := range order {
 		g := groups[k]
 		f := g.f
-		f.Routes = RouteNames(g.routes)
+		f.Routes = slices.Sorted(maps.Keys(g.routes))
 		for _, fact := range g.facts {
 			f.Methods = addUnique(f.Methods, fact.method)
 			f.Headers = addUnique(f.Headers, fact.header)
@@ -124,7 +126,7 @@ func Causes(items []Judged, p *Policy, stack string) []Finding {
 		}
 		sort.Ints(f.Statuses)
 		if len(g.engines) > 1 {
-			f.Engines = sortedSet(g.engines)
+			f.Engines = slices.Sorted(maps.Keys(g.engines))
 		}
 		f.Message, f.Fix = describeCause(f, g.facts, p, f.Fix, len(g.routes) > 1 || multiRoute(items))
 		f.Fixes = FixesFor(f, p, stack)
@@ -614,15 +616,6 @@ func containsInt(list []int, n int) bool {
 		}
 	}
 	return false
-}
-
-func sortedSet(m map[string]bool) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
 
 // policyMethods are the policy's methods with OPTIONS, as a server lists them.

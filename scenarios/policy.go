@@ -6,9 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"os"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -275,7 +276,7 @@ func ParsePolicy(name string, data []byte) (*Policy, error) {
 			})
 		default:
 			msg := fmt.Sprintf("unknown key %q", k.Value)
-			if s := closest(k.Value, policyKeys); s != "" {
+			if s := Closest(k.Value, policyKeys); s != "" {
 				msg += fmt.Sprintf("; did you mean %q?", s)
 			}
 			return nil, pp.errAt(k, "%s (keys: %s)", msg, strings.Join(policyKeys, ", "))
@@ -397,7 +398,7 @@ func (pp parser) route(n *yaml.Node) (RouteSpec, error) {
 			r.MaxAge, err = pp.maxAge(v)
 		default:
 			msg := fmt.Sprintf("paths: unknown key %q in a route", k.Value)
-			if s := closest(k.Value, routeKeys); s != "" {
+			if s := Closest(k.Value, routeKeys); s != "" {
 				msg += fmt.Sprintf("; did you mean %q?", s)
 			}
 			return r, pp.errAt(k, "%s (keys: %s)", msg, strings.Join(routeKeys, ", "))
@@ -753,7 +754,7 @@ func (a *Auth) Resolved(getenv func(string) (string, bool)) (*Auth, []string, er
 	}
 	out := &Auth{Headers: map[string]string{}}
 	var secrets []string
-	for _, name := range sortedKeys(a.Headers) {
+	for _, name := range slices.Sorted(maps.Keys(a.Headers)) {
 		v, err := ExpandEnv(a.Headers[name], getenv)
 		if err != nil {
 			return nil, nil, fmt.Errorf("auth.headers.%s: %w", name, err)
@@ -789,15 +790,6 @@ func isTokenLike(s string) bool {
 		}
 	}
 	return s != ""
-}
-
-func sortedKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 func isParamName(s string) bool {

@@ -3,7 +3,6 @@ package scenarios
 import (
 	"fmt"
 	"net/url"
-	"sort"
 	"strings"
 )
 
@@ -186,11 +185,3 @@ func routeKey(path string) string {
 }
 
 // RouteNames lists route names, sorted, for findings.
-func RouteNames(routes map[string]bool) []string {
-	out := make([]string, 0, len(routes))
-	for r := range routes {
-		out = append(out, r)
-	}
-	sort.Strings(out)
-	return out
-}

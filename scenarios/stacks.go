@@ -100,7 +100,7 @@ func CheckStack(name string) error {
 		for _, s := range Stacks {
 			names = append(names, s.Name)
 		}
-		if c := closest(name, names); c != "" {
+		if c := Closest(name, names); c != "" {
 			msg += fmt.Sprintf("; did you mean %q?", c)
 		}
 		return fmt.Errorf("%s (stacks: %s)", msg, strings.Join(StackNames(), ", "))

@@ -10,7 +10,7 @@ import (
 )
 
 // closest returns the candidate within edit distance 3 of s, if any.
-func closest(s string, candidates []string) string {
+func Closest(s string, candidates []string) string {
 	best, bestD := "", 4
 	for _, c := range candidates {
 		if d := editDistance(strings.ToLower(s), strings.ToLower(c)); d < bestD {

@@ -3,6 +3,8 @@ package scenarios
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -284,7 +286,7 @@ func judgeReadable(c Case, o Observation) Judgement {
 				Fix:     fmt.Sprintf("Add %s to Access-Control-Expose-Headers on the actual response (not only on the preflight)%s.", name, credNote(c))}
 		}
 	}
-	return Judgement{Verdict: Pass, Message: fmt.Sprintf("%s: script could read %s", describeRequest(c.Request), strings.Join(keys(c.Expected.Readable), ", "))}
+	return Judgement{Verdict: Pass, Message: fmt.Sprintf("%s: script could read %s", describeRequest(c.Request), strings.Join(slices.Sorted(maps.Keys(c.Expected.Readable)), ", "))}
 }
 
 func credNote(c Case) string {
@@ -464,15 +466,6 @@ func describeMethod(r Request) string {
 		return "GET with " + strings.Join(names, ", ")
 	}
 	return r.Method
-}
-
-func keys(m map[string]bool) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
 
 // CorroboratesRefusal reports whether an inconclusive hostile observation

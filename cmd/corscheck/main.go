@@ -11,6 +11,8 @@ import (
 	"runtime/debug"
 	"strings"
 	"time"
+
+	"github.com/corscheck/corscheck/scenarios"
 )
 
 // version is set with -ldflags "-X main.version=..." (make release);
@@ -247,42 +249,18 @@ func flagError(fs *flag.FlagSet, err error) error {
 	return err
 }
 
-// nearest is the candidate closest to s by edit distance (at most 3).
+// nearest is the candidate closest to s by edit distance (at most 3), or
+// else one that s starts, or that starts with s.
 func nearest(s string, candidates []string) string {
-	best, bestD := "", 4
+	if best := scenarios.Closest(s, candidates); best != "" {
+		return best
+	}
 	for _, c := range candidates {
-		if d := editDistance(s, c); d < bestD {
-			best, bestD = c, d
+		if strings.HasPrefix(c, s) || strings.HasPrefix(s, c) {
+			return c
 		}
 	}
-	if best == "" {
-		for _, c := range candidates {
-			if strings.HasPrefix(c, s) || strings.HasPrefix(s, c) {
-				return c
-			}
-		}
-	}
-	return best
-}
-
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
+	return ""
 }
 
 // listFlag collects a repeatable flag.
