@@ -70,67 +70,16 @@ func answered(o scenarios.Observation) bool {
 // tried once more. Run returns an error only when ctx ends, and then the
 // probes that did not finish are nil.
 func (b *Chrome) Run(ctx context.Context, probes []Probe, o RunOptions) ([][]scenarios.Observation, error) {
-	o = o.withDefaults()
-	out := make([][]scenarios.Observation, len(probes))
-	runID := randomID()
-
-	byOrigin := map[string][]int{}
-	var origins []string
-	for i, p := range probes {
-		if _, ok := byOrigin[p.Origin]; !ok {
-			origins = append(origins, p.Origin)
+	return runByOrigin(ctx, probes, o, b.version, EngineChrome, func(bt *batch, work <-chan originWork) {
+		// One tab per worker, loading one origin page after another:
+		// opening a tab in a new browser context costs several times
+		// more than a navigation.
+		tab := b.takeTab(bt.o.Setup)
+		for w := range work {
+			tab = b.runOrigin(ctx, bt, tab, w.origin, w.idx)
 		}
-		byOrigin[p.Origin] = append(byOrigin[p.Origin], i)
-	}
-	if o.Rate > 0 {
-		// Pages share the rate: each gets its part.
-		o.Rate /= float64(min(o.Pages, len(origins)))
-	}
-
-	var (
-		kinds     kindState
-		progressM sync.Mutex
-	)
-	report := func(chunk []int) {
-		if o.OnChunk == nil {
-			return
-		}
-		obs := make([][]scenarios.Observation, len(chunk))
-		for k, i := range chunk {
-			obs[k] = out[i]
-		}
-		progressM.Lock()
-		o.OnChunk(chunk, obs)
-		progressM.Unlock()
-	}
-	work := make(chan string)
-	var wg sync.WaitGroup
-	for range min(o.Pages, len(origins)) {
-		wg.Go(func() {
-			// One tab per worker, loading one origin page after another:
-			// opening a tab in a new browser context costs several times
-			// more than a navigation.
-			tab := b.takeTab(o.Setup)
-			for origin := range work {
-				tab = b.runOrigin(ctx, tab, origin, runID, probes, byOrigin[origin], out, o, &kinds, report)
-			}
-			b.keepTab(tab, o.Setup)
-		})
-	}
-	for _, origin := range origins {
-		select {
-		case work <- origin:
-		case <-ctx.Done():
-		}
-	}
-	close(work)
-	wg.Wait()
-
-	if err := ctx.Err(); err != nil {
-		return out, err // probes not run stay nil: nothing was observed
-	}
-	fillMissing(probes, out, b.version, EngineChrome, scenarios.ErrorBrowser, "not run: the browser went away")
-	return out, nil
+		b.keepTab(tab, bt.o.Setup)
+	})
 }
 
 // takeTab returns an idle tab from an earlier Run with the same setup
@@ -180,19 +129,13 @@ func setupKey(s PageSetup) string {
 // runOrigin runs the probes idx of one origin in chunks on a tab (the
 // worker's, or a new one), and returns the tab for the next origin (nil
 // when it is gone).
-func (b *Chrome) runOrigin(ctx context.Context, page *originPage, origin, runID string, probes []Probe, idx []int,
-	out [][]scenarios.Observation, o RunOptions, kinds *kindState, report func([]int)) *originPage {
+func (b *Chrome) runOrigin(ctx context.Context, bt *batch, page *originPage, origin string, idx []int) *originPage {
 	if ctx.Err() != nil {
 		return page
 	}
+	o := bt.o
 	setup := o.Setup
 	setup.IgnoreCertErrors = setup.IgnoreCertErrors || b.insecure
-	fail := func(ids []int, err error) {
-		for _, i := range ids {
-			out[i] = errored(probes[i], b.version, EngineChrome, scenarios.ErrorBrowser, "browser: "+describeErr(err))
-		}
-		report(ids)
-	}
 	var err error
 	if page != nil {
 		if err = page.load(ctx, origin); err != nil {
@@ -203,22 +146,25 @@ func (b *Chrome) runOrigin(ctx context.Context, page *originPage, origin, runID 
 	if page == nil {
 		if page, err = b.openOriginPage(ctx, origin, setup); err != nil {
 			if ctx.Err() == nil {
-				fail(idx, err)
+				bt.fail(idx, err)
 			}
 			return nil
 		}
+	}
+	run := func(runID string, chunk []int) ([][]scenarios.Observation, error) {
+		return page.runChunk(ctx, runID, bt.probes, chunk, o, b.version, bt.kinds.snapshot())
 	}
 	for start := 0; start < len(idx); start += o.ChunkSize {
 		if ctx.Err() != nil {
 			return page
 		}
 		chunk := idx[start:min(start+o.ChunkSize, len(idx))]
-		obs, err := page.runChunk(ctx, runID, probes, chunk, o, b.version, kinds.snapshot())
+		obs, err := run(bt.runID, chunk)
 		if errors.Is(err, ErrRendererCrashed) && ctx.Err() == nil {
 			// A crash is never the server's fault: a fresh tab, one more try.
 			page.close()
 			if page, err = b.openOriginPage(ctx, origin, setup); err == nil {
-				obs, err = page.runChunk(ctx, runID+"r", probes, chunk, o, b.version, kinds.snapshot())
+				obs, err = run(bt.runID+"r", chunk)
 			}
 			if err != nil {
 				err = fmt.Errorf("%w twice while probing from %s: %v", ErrRendererCrashed, origin, err)
@@ -228,26 +174,19 @@ func (b *Chrome) runOrigin(ctx context.Context, page *originPage, origin, runID 
 			if ctx.Err() != nil {
 				return page
 			}
-			fail(chunk, err)
+			bt.fail(chunk, err)
 			if page == nil || errors.Is(err, ErrRendererCrashed) {
 				if page != nil {
 					page.close()
 				}
-				fail(idx[start+len(chunk):], err)
+				bt.fail(idx[start+len(chunk):], err)
 				return nil // the tab is gone
 			}
 			continue
 		}
-		timedOut := false
-		for k, i := range chunk {
-			out[i] = obs[k]
-			kinds.record(probes[i].Fetches, obs[k])
-			for _, ob := range obs[k] {
-				timedOut = timedOut || ob.ErrorKind == scenarios.ErrorTimeout
-			}
-		}
-		b.retryLater(ctx, page, runID, probes, chunk, out, o, kinds)
-		report(chunk)
+		timedOut := bt.store(chunk, obs)
+		bt.retryLater(ctx, chunk, run)
+		bt.report(chunk)
 		if timedOut {
 			// Requests the target never answered may still hold the tab's
 			// connections (six per host); a fresh tab in a fresh browser
@@ -257,7 +196,7 @@ func (b *Chrome) runOrigin(ctx context.Context, page *originPage, origin, runID 
 			if start+o.ChunkSize < len(idx) {
 				if page, err = b.openOriginPage(ctx, origin, setup); err != nil {
 					if ctx.Err() == nil {
-						fail(idx[start+o.ChunkSize:], err)
+						bt.fail(idx[start+o.ChunkSize:], err)
 					}
 					return nil
 				}
@@ -265,38 +204,6 @@ func (b *Chrome) runOrigin(ctx context.Context, page *originPage, origin, runID 
 		}
 	}
 	return page
-}
-
-// retryLater tries again, after the answer's Retry-After (capped), the
-// probes of a chunk that were answered 429 "too many requests": a rate
-// limiter's answer says nothing about CORS.
-func (b *Chrome) retryLater(ctx context.Context, page *originPage, runID string, probes []Probe, chunk []int,
-	out [][]scenarios.Observation, o RunOptions, kinds *kindState) {
-	for attempt := 1; attempt <= retries; attempt++ {
-		var again []int
-		wait := time.Duration(0)
-		for _, i := range chunk {
-			if d, ok := retryable(out[i], retryWait); ok {
-				again = append(again, i)
-				wait = max(wait, d)
-			}
-		}
-		if len(again) == 0 {
-			return
-		}
-		select {
-		case <-time.After(wait):
-		case <-ctx.Done():
-			return
-		}
-		obs, err := page.runChunk(ctx, fmt.Sprintf("%s-retry%d", runID, attempt), probes, again, o, b.version, kinds.snapshot())
-		if err != nil {
-			return
-		}
-		for k, i := range again {
-			out[i] = obs[k]
-		}
-	}
 }
 
 // runChunk runs some probes on this page in one Evaluate and builds their
@@ -378,7 +285,8 @@ func (p *originPage) runChunk(ctx context.Context, runID string, probes []Probe,
 	if err := p.barrier(evalCtx, barrierID); err != nil {
 		return nil, err
 	}
-	p.events.waitComplete(ctx, func(c *collector) bool {
+	c := p.events
+	c.wait(ctx, func() bool {
 		if !c.barriers[barrierID] {
 			return false
 		}

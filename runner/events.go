@@ -3,7 +3,6 @@ package runner
 import (
 	"context"
 	"strings"
-	"sync"
 
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/chromedp"
@@ -136,13 +135,12 @@ func (r *netRequest) gotRaw() bool { return len(r.rawResp) >= len(r.hops) && len
 // collector gathers the network events of one tab, keyed by request id, and
 // wakes waiters on every event.
 type collector struct {
-	mu         sync.Mutex
+	changes
 	reqs       map[string]*netRequest
 	actual     map[string][]string // token -> actual request ids in order
 	preflights map[string][]string // actual request id -> its preflights' ids, in order
 	console    map[string][]string // token -> Chrome's CORS console messages, in order
 	barriers   map[string]bool     // barrier ids whose requestWillBeSent was seen
-	changed    chan struct{}
 }
 
 func newCollector() *collector {
@@ -152,7 +150,6 @@ func newCollector() *collector {
 		preflights: map[string][]string{},
 		console:    map[string][]string{},
 		barriers:   map[string]bool{},
-		changed:    make(chan struct{}),
 	}
 }
 
@@ -169,8 +166,7 @@ func (c *collector) get(id string) *netRequest {
 func (c *collector) update(f func()) {
 	c.mu.Lock()
 	f()
-	close(c.changed)
-	c.changed = make(chan struct{})
+	c.notify()
 	c.mu.Unlock()
 }
 

@@ -321,71 +321,20 @@ func (p *ffPage) close() {
 // tab each), tabs in parallel, each observation built from its own
 // events. A browser that goes away turns the rest into errors.
 func (b *Firefox) Run(ctx context.Context, probes []Probe, o RunOptions) ([][]scenarios.Observation, error) {
-	o = o.withDefaults()
-	out := make([][]scenarios.Observation, len(probes))
-	runID := randomID()
-	byOrigin := map[string][]int{}
-	var origins []string
-	for i, p := range probes {
-		if _, ok := byOrigin[p.Origin]; !ok {
-			origins = append(origins, p.Origin)
+	return runByOrigin(ctx, probes, o, b.version, EngineFirefox, func(bt *batch, work <-chan originWork) {
+		for w := range work {
+			b.runOrigin(ctx, bt, w.origin, w.idx)
 		}
-		byOrigin[p.Origin] = append(byOrigin[p.Origin], i)
-	}
-	if o.Rate > 0 {
-		o.Rate /= float64(min(o.Pages, len(origins)))
-	}
-	var (
-		kinds     kindState
-		progressM sync.Mutex
-	)
-	report := func(chunk []int) {
-		if o.OnChunk == nil {
-			return
-		}
-		obs := make([][]scenarios.Observation, len(chunk))
-		for k, i := range chunk {
-			obs[k] = out[i]
-		}
-		progressM.Lock()
-		o.OnChunk(chunk, obs)
-		progressM.Unlock()
-	}
-	work := make(chan string)
-	var wg sync.WaitGroup
-	for range min(o.Pages, len(origins)) {
-		wg.Go(func() {
-			for origin := range work {
-				b.runOrigin(ctx, origin, runID, probes, byOrigin[origin], out, o, &kinds, report)
-			}
-		})
-	}
-	for _, origin := range origins {
-		select {
-		case work <- origin:
-		case <-ctx.Done():
-		}
-	}
-	close(work)
-	wg.Wait()
-	if err := ctx.Err(); err != nil {
-		return out, err
-	}
-	fillMissing(probes, out, b.version, EngineFirefox, scenarios.ErrorBrowser, "not run: the browser went away")
-	return out, nil
+	})
 }
 
-func (b *Firefox) runOrigin(ctx context.Context, origin, runID string, probes []Probe, idx []int,
-	out [][]scenarios.Observation, o RunOptions, kinds *kindState, report func([]int)) {
+// runOrigin runs the probes idx of one origin in chunks on a page of its
+// own (a fresh user context).
+func (b *Firefox) runOrigin(ctx context.Context, bt *batch, origin string, idx []int) {
 	if ctx.Err() != nil {
 		return
 	}
-	fail := func(ids []int, err error) {
-		for _, i := range ids {
-			out[i] = errored(probes[i], b.version, EngineFirefox, scenarios.ErrorBrowser, "browser: "+describeErr(err))
-		}
-		report(ids)
-	}
+	o := bt.o
 	page, err := b.openPage(ctx, origin, o.Setup)
 	for attempt := 1; err != nil && attempt < 3 && ctx.Err() == nil && !errors.Is(err, ErrBrowserGone); attempt++ {
 		// Firefox sometimes discards a tab it is still creating: the
@@ -394,79 +343,44 @@ func (b *Firefox) runOrigin(ctx context.Context, origin, runID string, probes []
 	}
 	if err != nil {
 		if ctx.Err() == nil {
-			fail(idx, err)
+			bt.fail(idx, err)
 		}
 		return
 	}
 	defer func() { page.close() }()
+	run := func(runID string, chunk []int) ([][]scenarios.Observation, error) {
+		return page.runChunk(ctx, runID, bt.probes, chunk, o, bt.kinds.snapshot())
+	}
 	for start := 0; start < len(idx); start += o.ChunkSize {
 		if ctx.Err() != nil {
 			return
 		}
 		chunk := idx[start:min(start+o.ChunkSize, len(idx))]
-		obs, err := page.runChunk(ctx, runID, probes, chunk, o, kinds.snapshot())
+		obs, err := run(bt.runID, chunk)
 		if err != nil {
 			if ctx.Err() != nil {
 				return
 			}
-			fail(chunk, err)
+			bt.fail(chunk, err)
 			if errors.Is(err, ErrBrowserGone) {
-				fail(idx[start+len(chunk):], err)
+				bt.fail(idx[start+len(chunk):], err)
 				return
 			}
 			continue
 		}
-		timedOut := false
-		for k, i := range chunk {
-			out[i] = obs[k]
-			kinds.record(probes[i].Fetches, obs[k])
-			for _, ob := range obs[k] {
-				timedOut = timedOut || ob.ErrorKind == scenarios.ErrorTimeout
-			}
-		}
-		b.retryLater(ctx, page, runID, probes, chunk, out, o, kinds)
-		report(chunk)
+		timedOut := bt.store(chunk, obs)
+		bt.retryLater(ctx, chunk, run)
+		bt.report(chunk)
 		if timedOut && start+o.ChunkSize < len(idx) {
 			// Requests never answered may hold the tab's connections: a
 			// fresh user context starts with none.
 			page.close()
 			if page, err = b.openPage(ctx, origin, o.Setup); err != nil {
 				if ctx.Err() == nil {
-					fail(idx[start+o.ChunkSize:], err)
+					bt.fail(idx[start+o.ChunkSize:], err)
 				}
 				return
 			}
-		}
-	}
-}
-
-// retryLater is Chrome.retryLater for Firefox: probes answered 429 (or
-// 503 with Retry-After) are tried again after the wait.
-func (b *Firefox) retryLater(ctx context.Context, page *ffPage, runID string, probes []Probe, chunk []int,
-	out [][]scenarios.Observation, o RunOptions, kinds *kindState) {
-	for attempt := 1; attempt <= retries; attempt++ {
-		var again []int
-		wait := time.Duration(0)
-		for _, i := range chunk {
-			if d, ok := retryable(out[i], retryWait); ok {
-				again = append(again, i)
-				wait = max(wait, d)
-			}
-		}
-		if len(again) == 0 {
-			return
-		}
-		select {
-		case <-time.After(wait):
-		case <-ctx.Done():
-			return
-		}
-		obs, err := page.runChunk(ctx, fmt.Sprintf("%s-retry%d", runID, attempt), probes, again, o, kinds.snapshot())
-		if err != nil {
-			return
-		}
-		for k, i := range again {
-			out[i] = obs[k]
 		}
 	}
 }
@@ -518,7 +432,8 @@ func (p *ffPage) runChunk(ctx context.Context, runID string, probes []Probe, chu
 	}
 	// Network events come from the parent process, console messages from
 	// the content process: wait until each fetch has what it needs.
-	p.events.waitComplete(ctx, func(c *ffCollector) bool {
+	c := p.events
+	c.wait(ctx, func() bool {
 		for k, r := range refs {
 			if !c.complete(r.token, r.seq, results[k]) {
 				return false

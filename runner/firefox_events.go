@@ -1,14 +1,12 @@
 package runner
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"net/url"
 	"regexp"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/corscheck/corscheck/scenarios"
@@ -101,8 +99,7 @@ type ffLog struct {
 
 // ffCollector holds one tab's network and log events, by probe token.
 type ffCollector struct {
-	mu      sync.Mutex
-	changed chan struct{}
+	changes
 	reqs    map[string]*ffRequest
 	byToken map[string][]*ffRequest
 	logs    map[string][]ffLog
@@ -112,12 +109,7 @@ type ffCollector struct {
 }
 
 func newFFCollector() *ffCollector {
-	return &ffCollector{changed: make(chan struct{}), reqs: map[string]*ffRequest{}, byToken: map[string][]*ffRequest{}, logs: map[string][]ffLog{}, urlToken: map[string]string{}}
-}
-
-func (c *ffCollector) notify() {
-	close(c.changed)
-	c.changed = make(chan struct{})
+	return &ffCollector{reqs: map[string]*ffRequest{}, byToken: map[string][]*ffRequest{}, logs: map[string][]ffLog{}, urlToken: map[string]string{}}
 }
 
 var ffBlockedAt = regexp.MustCompile(`remote resource at ‘?(\S+?)’?\. \(Reason:`)
@@ -262,26 +254,6 @@ func (c *ffCollector) complete(token string, seq int, js jsResult) bool {
 	}
 	// A rejected fetch: Firefox says why only in the console.
 	return actual.terminal() && len(logs) > 0
-}
-
-func (c *ffCollector) waitComplete(ctx context.Context, done func(*ffCollector) bool, limit time.Duration) {
-	timer := time.NewTimer(limit)
-	defer timer.Stop()
-	for {
-		c.mu.Lock()
-		ok, changed := done(c), c.changed
-		c.mu.Unlock()
-		if ok {
-			return
-		}
-		select {
-		case <-changed:
-		case <-timer.C:
-			return
-		case <-ctx.Done():
-			return
-		}
-	}
 }
 
 // firefoxReasons maps Firefox's console message (its security.properties

@@ -1,7 +1,6 @@
 package runner
 
 import (
-	"context"
 	"fmt"
 	"sort"
 	"strings"
@@ -9,29 +8,6 @@ import (
 
 	"github.com/corscheck/corscheck/scenarios"
 )
-
-// waitComplete blocks until done reports true (checked under the lock after
-// every event), ctx ends, or limit passes. Events that never come leave the
-// observation with what did come.
-func (c *collector) waitComplete(ctx context.Context, done func(*collector) bool, limit time.Duration) {
-	timer := time.NewTimer(limit)
-	defer timer.Stop()
-	for {
-		c.mu.Lock()
-		ok, changed := done(c), c.changed
-		c.mu.Unlock()
-		if ok {
-			return
-		}
-		select {
-		case <-changed:
-		case <-timer.C:
-			return
-		case <-ctx.Done():
-			return
-		}
-	}
-}
 
 // lookupFetch returns the actual request and its preflights for the seq-th
 // fetch of a token. Callers hold c.mu.
