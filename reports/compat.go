@@ -60,86 +60,65 @@ func NewCompat(names []string, results []*Results) *Compat {
 	c := &Compat{Schema: CompatSchema}
 	rows := map[string]*CompatRow{}
 	var order []string
-	var columns []string // one per implementation and browser
-	ran := map[string]bool{}
+	put := func(cr CaseResult, name, col string, cell Cell) {
+		row := rows[cr.ID]
+		if row == nil {
+			row = &CompatRow{ID: cr.ID, Family: cr.Family, Title: cr.Title, Cells: map[string]Cell{}}
+			rows[cr.ID] = row
+			order = append(order, cr.ID)
+		}
+		cell.Link = name + "/report.html#d-" + cr.ID
+		row.Cells[col] = cell
+	}
 	for i, r := range results {
 		name := names[i]
 		if r == nil {
 			c.Implementations = append(c.Implementations, Implementation{Name: name, Unreachable: "no results"})
-			columns = append(columns, name)
 			continue
 		}
 		if c.Policy == nil {
 			c.Policy = r.Policy
 		}
+		files := Implementation{Target: r.Target, Results: name + "/results.json", Report: name + "/report.html"}
 		engines := resultEngines(r)
 		if len(engines) < 2 {
-			c.Implementations = append(c.Implementations, Implementation{Name: name, Target: r.Target, Browser: r.Browser,
-				Summary: r.Summary, Results: name + "/results.json", Report: name + "/report.html"})
-			columns = append(columns, name)
-			ran[name] = true
+			im := files
+			im.Name, im.Browser, im.Summary = name, r.Browser, r.Summary
+			c.Implementations = append(c.Implementations, im)
 			for _, cr := range r.Cases {
-				row := rows[cr.ID]
-				if row == nil {
-					row = &CompatRow{ID: cr.ID, Family: cr.Family, Title: cr.Title, Cells: map[string]Cell{}}
-					rows[cr.ID] = row
-					order = append(order, cr.ID)
-				}
-				row.Cells[name] = Cell{Verdict: cr.Verdict, Reason: reasonOf(cr), Message: cr.Message, Link: name + "/report.html#d-" + cr.ID}
+				put(cr, name, name, Cell{Verdict: cr.Verdict, Reason: reasonOf(cr), Message: cr.Message})
 			}
 			continue
 		}
 		// Browsers × targets: a column per browser of this target.
 		for _, e := range engines {
-			col := name + "/" + e.engine
-			c.Implementations = append(c.Implementations, Implementation{Name: col, Target: r.Target, Browser: e.version,
-				Summary: e.summary, Results: name + "/results.json", Report: name + "/report.html"})
-			columns = append(columns, col)
-			ran[col] = true
+			im := files
+			im.Name, im.Browser, im.Summary = name+"/"+e.engine, e.version, e.summary
+			c.Implementations = append(c.Implementations, im)
 		}
 		for _, cr := range r.Cases {
-			row := rows[cr.ID]
-			if row == nil {
-				row = &CompatRow{ID: cr.ID, Family: cr.Family, Title: cr.Title, Cells: map[string]Cell{}}
-				rows[cr.ID] = row
-				order = append(order, cr.ID)
-			}
 			for _, b := range cr.Browsers {
 				msg := b.Message
 				if cr.BrowserDifference != "" {
 					msg += " [browser difference: " + cr.BrowserDifference + "]"
 				}
-				row.Cells[name+"/"+b.Engine] = Cell{Verdict: b.Verdict, Reason: reasonOf(CaseResult{Verdict: b.Verdict, Observed: b.Observed}), Message: msg, Link: name + "/report.html#d-" + cr.ID}
+				put(cr, name, name+"/"+b.Engine, Cell{Verdict: b.Verdict, Reason: reasonOf(CaseResult{Verdict: b.Verdict, Observed: b.Observed}), Message: msg})
 			}
 		}
 	}
-	names = columns
-	results = nil
-	for _, col := range columns {
-		if ran[col] {
-			results = append(results, &Results{})
-		} else {
-			results = append(results, nil)
-		}
-	}
+	// A row differs when the columns that ran disagree, or one has no cell.
 	for _, id := range order {
 		row := rows[id]
-		first, seen := scenarios.Verdict(0), false
-		ran := 0
-		for i, name := range names {
-			if results[i] == nil {
-				continue
+		var verdicts []scenarios.Verdict
+		for _, im := range c.Implementations {
+			if im.Unreachable == "" {
+				verdicts = append(verdicts, row.Cells[im.Name].Verdict)
 			}
-			ran++
-			v := row.Cells[name].Verdict
-			if seen && v != first {
-				row.Differs = true
-			}
-			first, seen = v, true
 		}
-		if len(row.Cells) != ran {
-			row.Differs = true
+		for _, v := range verdicts {
+			row.Differs = row.Differs || v != verdicts[0]
 		}
+		row.Differs = row.Differs || len(row.Cells) != len(verdicts)
 		c.Rows = append(c.Rows, *row)
 	}
 	sort.SliceStable(c.Rows, func(i, j int) bool {
