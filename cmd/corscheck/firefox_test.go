@@ -49,13 +49,24 @@ func hangingTarget(t *testing.T) (string, chan struct{}) {
 	return srv.URL, arrived
 }
 
-// startFirefoxRun starts corscheck run --browser firefox against a target
-// that never answers and waits until Firefox's first request arrives.
-func startFirefoxRun(t *testing.T) (*exec.Cmd, string, string, *bytes.Buffer) {
+// browserUnderTest is an engine and how to find the processes of the
+// browsers corscheck started with TMPDIR=dir.
+type browserUnderTest struct {
+	engine string
+	under  func(dir string) []string
+	procs  int           // at least this many processes while it runs
+	stop   time.Duration // Ctrl-C ends the run within this
+}
+
+var browsersUnderTest = []browserUnderTest{{"chrome", chromeUnder, 1, 10 * time.Second}, {"firefox", firefoxUnder, 2, 15 * time.Second}}
+
+// startHangingRun starts corscheck run in a browser against a target that
+// never answers, and waits until the browser's first request arrives.
+func startHangingRun(t *testing.T, b browserUnderTest) (*exec.Cmd, string, string, *bytes.Buffer) {
 	url, arrived := hangingTarget(t)
 	tmp := t.TempDir()
 	out := filepath.Join(tmp, "out")
-	cmd := exec.Command(bin, "run", "--browser", "firefox", "--policy", "../../fixtures/policies/sample.yaml", "--target", url+"/api", "--timeout", "60s", "--out", out)
+	cmd := exec.Command(bin, "run", "--browser", b.engine, "--policy", "../../fixtures/policies/sample.yaml", "--target", url+"/api", "--timeout", "60s", "--out", out)
 	cmd.Env = append(os.Environ(), "TMPDIR="+tmp)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
@@ -68,49 +79,57 @@ func startFirefoxRun(t *testing.T) (*exec.Cmd, string, string, *bytes.Buffer) {
 		cmd.Process.Kill()
 		t.Fatalf("no request reached the target: %s", stderr.String())
 	}
-	if n := len(firefoxUnder(tmp)); n < 2 {
-		t.Fatalf("%d Firefox processes found under the test's TMPDIR, want the main one and a content process: the checks below would prove nothing", n)
+	if n := len(b.under(tmp)); n < b.procs {
+		t.Fatalf("%d %s processes found under the test's TMPDIR, want at least %d: the checks below would prove nothing", n, b.engine, b.procs)
 	}
 	return cmd, tmp, out, &stderr
 }
 
-// Ctrl-C during a Firefox run: it stops within seconds, writes partial
-// results, and leaves no Firefox process and no profile.
-func TestFirefoxInterruptLeavesNoProcess(t *testing.T) {
-	cmd, tmp, out, stderr := startFirefoxRun(t)
-	start := time.Now()
-	cmd.Process.Signal(syscall.SIGINT)
-	if err := cmd.Wait(); err == nil {
-		t.Error("interrupted run exited 0")
-	}
-	if took := time.Since(start); took > 15*time.Second {
-		t.Errorf("took %s to stop after Ctrl-C", took)
-	}
-	if left := firefoxUnder(tmp); len(left) > 0 {
-		t.Errorf("Firefox processes after exit: %v", left)
-	}
-	if profiles, _ := filepath.Glob(filepath.Join(tmp, "corscheck-firefox-*")); len(profiles) > 0 {
-		t.Errorf("profile left behind: %v", profiles)
-	}
-	res, err := reports.ReadResults(filepath.Join(out, "results.json"))
-	if err != nil || !res.Interrupted {
-		t.Fatalf("partial results: %v\n%s", err, stderr.String())
+// Ctrl-C during a run: it stops within seconds, writes partial results
+// marked interrupted, and leaves no browser process and no profile.
+func TestInterruptLeavesNoBrowser(t *testing.T) {
+	for _, b := range browsersUnderTest {
+		t.Run(b.engine, func(t *testing.T) {
+			cmd, tmp, out, stderr := startHangingRun(t, b)
+			start := time.Now()
+			cmd.Process.Signal(syscall.SIGINT)
+			if err := cmd.Wait(); err == nil {
+				t.Error("interrupted run exited 0")
+			}
+			if took := time.Since(start); took > b.stop {
+				t.Errorf("took %s to stop after Ctrl-C", took)
+			}
+			if left := b.under(tmp); len(left) > 0 {
+				t.Errorf("%s processes after exit: %v", b.engine, left)
+			}
+			if profiles, _ := filepath.Glob(filepath.Join(tmp, "corscheck-"+b.engine+"-*")); len(profiles) > 0 {
+				t.Errorf("profile left behind: %v", profiles)
+			}
+			res, err := reports.ReadResults(filepath.Join(out, "results.json"))
+			if err != nil || !res.Interrupted {
+				t.Fatalf("partial results marked interrupted: %v\n%s", err, stderr.String())
+			}
+		})
 	}
 }
 
 // A SIGKILL of corscheck runs no cleanup: the kernel's parent-death signal
-// ends Firefox, and its content processes follow their parent.
-func TestKilledFirefoxRunLeavesNoProcess(t *testing.T) {
-	cmd, tmp, _, _ := startFirefoxRun(t)
-	cmd.Process.Kill()
-	cmd.Wait()
-	// No event says when the last content process is gone: poll, bounded.
-	deadline := time.Now().Add(10 * time.Second)
-	for len(firefoxUnder(tmp)) > 0 && time.Now().Before(deadline) {
-		time.Sleep(50 * time.Millisecond)
-	}
-	if left := firefoxUnder(tmp); len(left) > 0 {
-		t.Errorf("Firefox outlived a killed corscheck: %v", left)
+// ends the browser, and its helper or content processes follow it.
+func TestKilledRunLeavesNoBrowser(t *testing.T) {
+	for _, b := range browsersUnderTest {
+		t.Run(b.engine, func(t *testing.T) {
+			cmd, tmp, _, _ := startHangingRun(t, b)
+			cmd.Process.Kill()
+			cmd.Wait()
+			// No event says when the last helper process is gone: poll, bounded.
+			deadline := time.Now().Add(10 * time.Second)
+			for len(b.under(tmp)) > 0 && time.Now().Before(deadline) {
+				time.Sleep(50 * time.Millisecond)
+			}
+			if left := b.under(tmp); len(left) > 0 {
+				t.Errorf("%s outlived a killed corscheck: %v", b.engine, left)
+			}
+		})
 	}
 }
 

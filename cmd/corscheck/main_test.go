@@ -262,62 +262,6 @@ func TestRunBadInputIsExit2(t *testing.T) {
 	}
 }
 
-// A target that hangs: Ctrl-C while the batch is in flight stops the run
-// at once, writes partial results atomically and leaves no Chrome behind.
-func TestRunInterruptLeavesNoChrome(t *testing.T) {
-	hang := make(chan struct{})
-	arrived := make(chan struct{}, 1)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		select {
-		case arrived <- struct{}{}:
-		default:
-		}
-		select {
-		case <-hang:
-		case <-r.Context().Done():
-		}
-	}))
-	defer srv.Close()
-	defer close(hang)
-	tmp := t.TempDir()
-	out := filepath.Join(tmp, "out")
-	cmd := exec.Command(bin, "run", "--policy", "../../fixtures/policies/sample.yaml", "--target", srv.URL+"/api", "--timeout", "60s", "--out", out)
-	cmd.Env = append(os.Environ(), "TMPDIR="+tmp)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case <-arrived: // Chrome's batch is at the target
-	case <-time.After(15 * time.Second):
-		cmd.Process.Kill()
-		t.Fatalf("no request reached the target: %s", stderr.String())
-	}
-	if len(chromeUnder(tmp)) == 0 {
-		t.Fatal("no Chrome found under the test's TMPDIR: the orphan check below would prove nothing")
-	}
-	start := time.Now()
-	cmd.Process.Signal(syscall.SIGINT)
-	err := cmd.Wait()
-	if err == nil {
-		t.Error("interrupted run exited 0")
-	}
-	if took := time.Since(start); took > 10*time.Second {
-		t.Errorf("took %s to stop after Ctrl-C", took)
-	}
-	if left := chromeUnder(tmp); len(left) > 0 {
-		t.Errorf("orphan Chrome processes after exit: %v", left)
-	}
-	res, err := reports.ReadResults(filepath.Join(out, "results.json"))
-	if err != nil {
-		t.Fatalf("no partial results: %v\n%s", err, stderr.String())
-	}
-	if !res.Interrupted {
-		t.Error("results.json does not say interrupted")
-	}
-}
-
 // chromeUnder lists PIDs of browsers whose profile lives under dir (TMPDIR).
 func chromeUnder(dir string) []string { return processesMentioning("--user-data-dir=" + dir) }
 
@@ -527,46 +471,6 @@ func TestRunWaitsForTarget(t *testing.T) {
 	}
 	if !strings.Contains(stdout.String(), "8 passed, 0 failed, 0 errored, 0 skipped") {
 		t.Errorf("stdout: %s", stdout.String())
-	}
-}
-
-// Even a SIGKILL of corscheck, which runs no cleanup, leaves no Chrome:
-// the browser gets a parent-death signal and loses its DevTools pipe.
-func TestKilledRunLeavesNoChrome(t *testing.T) {
-	arrived := make(chan struct{}, 1)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		select {
-		case arrived <- struct{}{}:
-		default:
-		}
-		<-r.Context().Done()
-	}))
-	defer srv.Close()
-	tmp := t.TempDir()
-	cmd := exec.Command(bin, "run", "--policy", "../../fixtures/policies/sample.yaml", "--target", srv.URL+"/api", "--timeout", "60s", "--out", filepath.Join(tmp, "out"))
-	cmd.Env = append(os.Environ(), "TMPDIR="+tmp)
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case <-arrived:
-	case <-time.After(15 * time.Second):
-		cmd.Process.Kill()
-		t.Fatal("no request reached the target")
-	}
-	if len(chromeUnder(tmp)) == 0 {
-		t.Fatal("no Chrome found under the test's TMPDIR: the check below would prove nothing")
-	}
-	cmd.Process.Kill()
-	cmd.Wait()
-	// Chrome's helper processes exit once the browser is gone; there is no
-	// event for that, so poll for a bounded time.
-	deadline := time.Now().Add(5 * time.Second)
-	for len(chromeUnder(tmp)) > 0 && time.Now().Before(deadline) {
-		time.Sleep(50 * time.Millisecond)
-	}
-	if left := chromeUnder(tmp); len(left) > 0 {
-		t.Errorf("Chrome outlived a killed corscheck: %v", left)
 	}
 }
 
