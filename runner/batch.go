@@ -214,42 +214,11 @@ func (p *originPage) runChunk(ctx context.Context, runID string, probes []Probe,
 		// change what Chrome sends).
 		return nil, errors.New("internal error: a batch was about to run while the Fetch domain intercepts this tab")
 	}
-	var specs []jsSpec
-	var groups [][]int
-	type ref struct {
-		token string
-		seq   int
-		fetch Fetch
-	}
-	var refs []ref
-	for _, i := range chunk {
-		token := fmt.Sprintf("%s.%d", runID, i)
-		var g []int
-		for seq, f := range probes[i].Fetches {
-			g = append(g, len(specs))
-			specs = append(specs, f.spec(token))
-			refs = append(refs, ref{token, seq, f})
-		}
-		groups = append(groups, g)
-	}
-	// Requests that need no preflight go first: when the target's
-	// preflights hang, the ones in flight hold the browser's connections
-	// (six per host), and a simple request queued behind them would time
-	// out although the target answers it.
-	sortGroupsByKind(specs, groups)
-	giveUp := o.GiveUpAfter
-	args, err := json.Marshal([]any{specs, groups, o.Concurrency, o.Timeout.Milliseconds(), giveUp, o.Rate, o.MaxBody})
+	call, err := newChunkCall(runID, probes, chunk, o, silent)
 	if err != nil {
 		return nil, err
 	}
-	// The kinds that already stopped answering start counted.
-	expr := withSilent(silent) + "(..." + string(args) + ")"
-	// A backstop only: crashes end a chunk through their event at once.
-	perGroup := (len(specs) + max(1, o.Concurrency) - 1) / max(1, o.Concurrency)
-	deadline := o.Timeout*time.Duration(perGroup+1) + 10*time.Second
-	if o.Rate > 0 {
-		deadline += time.Duration(float64(2*len(specs))/o.Rate*float64(time.Second)) + retryWait
-	}
+	refs, expr, deadline := call.refs, call.expr, call.deadline
 	evalCtx, cancel := context.WithTimeout(p.ctx, deadline)
 	defer cancel()
 	stop := context.AfterFunc(ctx, cancel)
@@ -272,8 +241,8 @@ func (p *originPage) runChunk(ctx context.Context, runID string, probes []Probe,
 		}
 		return nil, err
 	}
-	if len(results) != len(specs) {
-		return nil, fmt.Errorf("page returned %d results for %d fetches", len(results), len(specs))
+	if len(results) != len(refs) {
+		return nil, fmt.Errorf("page returned %d results for %d fetches", len(results), len(refs))
 	}
 
 	// Event types arrive on separate subscriptions, so an actual request's
@@ -308,6 +277,55 @@ func (p *originPage) runChunk(ctx context.Context, runID string, probes []Probe,
 		}
 	}
 	return out, nil
+}
+
+// fetchRef is where one fetch of a chunk stands: its probe's token, its
+// place among the probe's fetches, and the fetch.
+type fetchRef struct {
+	token string
+	seq   int
+	fetch Fetch
+}
+
+// chunkCall is one chunk as the page script runs it: the call expression,
+// each fetch's reference (in the order of the script's results), and a
+// deadline that is a backstop only.
+type chunkCall struct {
+	expr     string
+	refs     []fetchRef
+	deadline time.Duration
+}
+
+// newChunkCall builds the page script's call for some probes. Requests that
+// need no preflight go first: when the target's preflights hang, the ones
+// in flight hold the browser's connections (six per host), and a simple
+// request queued behind them would time out although the target answers
+// it. The kinds that already stopped answering start counted.
+func newChunkCall(runID string, probes []Probe, chunk []int, o RunOptions, silent [2]int) (chunkCall, error) {
+	var specs []jsSpec
+	var groups [][]int
+	var refs []fetchRef
+	for _, i := range chunk {
+		token := fmt.Sprintf("%s.%d", runID, i)
+		var g []int
+		for seq, f := range probes[i].Fetches {
+			g = append(g, len(specs))
+			specs = append(specs, f.spec(token))
+			refs = append(refs, fetchRef{token, seq, f})
+		}
+		groups = append(groups, g)
+	}
+	sortGroupsByKind(specs, groups)
+	args, err := json.Marshal([]any{specs, groups, o.Concurrency, o.Timeout.Milliseconds(), o.GiveUpAfter, o.Rate, o.MaxBody})
+	if err != nil {
+		return chunkCall{}, err
+	}
+	perGroup := (len(specs) + max(1, o.Concurrency) - 1) / max(1, o.Concurrency)
+	deadline := o.Timeout*time.Duration(perGroup+1) + 10*time.Second
+	if o.Rate > 0 {
+		deadline += time.Duration(float64(2*len(specs))/o.Rate*float64(time.Second)) + retryWait
+	}
+	return chunkCall{expr: withSilent(silent) + "(..." + string(args) + ")", refs: refs, deadline: deadline}, nil
 }
 
 // sortGroupsByKind puts requests that need no preflight first.

@@ -388,35 +388,12 @@ func (b *Firefox) runOrigin(ctx context.Context, bt *batch, origin string, idx [
 // runChunk runs some probes in one script.evaluate (the same page script
 // as Chrome's) and builds their observations from the tab's events.
 func (p *ffPage) runChunk(ctx context.Context, runID string, probes []Probe, chunk []int, o RunOptions, silent [2]int) ([][]scenarios.Observation, error) {
-	var specs []jsSpec
-	var groups [][]int
-	type ref struct {
-		token string
-		seq   int
-		fetch Fetch
-	}
-	var refs []ref
-	for _, i := range chunk {
-		token := fmt.Sprintf("%s.%d", runID, i)
-		var g []int
-		for seq, f := range probes[i].Fetches {
-			g = append(g, len(specs))
-			specs = append(specs, f.spec(token))
-			refs = append(refs, ref{token, seq, f})
-		}
-		groups = append(groups, g)
-	}
-	sortGroupsByKind(specs, groups)
-	args, err := json.Marshal([]any{specs, groups, o.Concurrency, o.Timeout.Milliseconds(), o.GiveUpAfter, o.Rate, o.MaxBody})
+	call, err := newChunkCall(runID, probes, chunk, o, silent)
 	if err != nil {
 		return nil, err
 	}
-	expr := "(async () => JSON.stringify(await " + withSilent(silent) + "(..." + string(args) + ")))()"
-	perGroup := (len(specs) + max(1, o.Concurrency) - 1) / max(1, o.Concurrency)
-	deadline := o.Timeout*time.Duration(perGroup+1) + 10*time.Second
-	if o.Rate > 0 {
-		deadline += time.Duration(float64(2*len(specs))/o.Rate*float64(time.Second)) + retryWait
-	}
+	refs, deadline := call.refs, call.deadline
+	expr := "(async () => JSON.stringify(await " + call.expr + "))()"
 	evalCtx, cancel := context.WithTimeout(ctx, deadline)
 	defer cancel()
 	raw, err := p.evaluate(evalCtx, expr)
@@ -427,8 +404,8 @@ func (p *ffPage) runChunk(ctx context.Context, runID string, probes []Probe, chu
 	if err := json.Unmarshal([]byte(raw), &results); err != nil {
 		return nil, fmt.Errorf("page results: %w", err)
 	}
-	if len(results) != len(specs) {
-		return nil, fmt.Errorf("page returned %d results for %d fetches", len(results), len(specs))
+	if len(results) != len(refs) {
+		return nil, fmt.Errorf("page returned %d results for %d fetches", len(results), len(refs))
 	}
 	// Network events come from the parent process, console messages from
 	// the content process: wait until each fetch has what it needs.
