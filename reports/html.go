@@ -1,10 +1,12 @@
 package reports
 
 import (
+	"bufio"
 	"bytes"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"html/template"
 	"io"
@@ -202,11 +204,7 @@ func (r *Results) writeHTML(w io.Writer) error {
 	}
 	if large {
 		js = strings.Replace(largeJS, "PAGE_SIZE", fmt.Sprint(pageSize), 1)
-		blob, err := largeData(r)
-		if err != nil {
-			return err
-		}
-		data["Data"] = template.JS(blob)
+		data["Data"] = template.JS(dataMark)
 		data["PageSize"] = pageSize
 		data["LargeFrom"] = LargeReportFrom
 		data["RouteNames"] = distinct(r.Cases, routeName)
@@ -216,14 +214,38 @@ func (r *Results) writeHTML(w io.Writer) error {
 	sum := sha256.Sum256([]byte(js))
 	data["JS"] = template.JS(js)
 	data["ScriptHash"] = "sha256-" + base64.StdEncoding.EncodeToString(sum[:])
-	return reportTmpl.Execute(w, data)
+	if !large {
+		return reportTmpl.Execute(w, data)
+	}
+	// The page around the cases is small; the cases are streamed into it
+	// where the template left the mark.
+	var page bytes.Buffer
+	if err := reportTmpl.Execute(&page, data); err != nil {
+		return err
+	}
+	before, after, ok := bytes.Cut(page.Bytes(), []byte(dataMark))
+	if !ok {
+		return errors.New("internal error: the report template lost the data mark")
+	}
+	if _, err := w.Write(before); err != nil {
+		return err
+	}
+	if err := writeLargeData(w, r); err != nil {
+		return err
+	}
+	_, err := w.Write(after)
+	return err
 }
 
-// largeData is the cases of a large report as compact JSON: a row per
-// case, its evidence, and the header blocks they share (most cases of a
-// run carry the same headers). encoding/json escapes <, > and &, so the
-// data cannot end its script element.
-func largeData(r *Results) ([]byte, error) {
+// dataMark is where a large report's case data goes in the rendered page.
+const dataMark = "CORSCHECK_CASE_DATA_MARK"
+
+// writeLargeData streams the cases of a large report as compact JSON: a
+// row per case for the table, the evidence shown when a case is opened,
+// and the header blocks the evidence refers to by index (most cases share
+// them). json's HTML escaping keeps a hostile header from closing the
+// script element.
+func writeLargeData(w io.Writer, r *Results) error {
 	type exchange struct {
 		Status  int    `json:"s"`
 		Request int    `json:"q"`
@@ -256,9 +278,27 @@ func largeData(r *Results) ([]byte, error) {
 	for _, e := range engineSummaries(r.Cases) {
 		engines = append(engines, e.Engine)
 	}
-	rows := make([][]any, 0, len(r.Cases))
-	evs := make([]evidence, 0, len(r.Cases))
-	for _, c := range r.Cases {
+	bw := bufio.NewWriter(w)
+	enc := json.NewEncoder(bw)
+	list := func(key string, n int, item func(i int) any) error {
+		fmt.Fprintf(bw, ",%q:[", key)
+		for i := range n {
+			if i > 0 {
+				bw.WriteByte(',')
+			}
+			if err := enc.Encode(item(i)); err != nil {
+				return err
+			}
+		}
+		_, err := bw.WriteString("]")
+		return err
+	}
+	bw.WriteString(`{"engines":`)
+	if err := enc.Encode(engines); err != nil {
+		return err
+	}
+	if err := list("c", len(r.Cases), func(i int) any {
+		c := &r.Cases[i]
 		var ev []string
 		for _, b := range c.Browsers {
 			ev = append(ev, b.Verdict.String())
@@ -267,7 +307,12 @@ func largeData(r *Results) ([]byte, error) {
 		if c.BrowserDifference != "" {
 			diff = 1
 		}
-		rows = append(rows, []any{c.ID, c.Family, c.Verdict.String(), c.Request.Origin, c.Request.Method, string(c.Request.Credentials), routeName(c), c.Message, ev, diff})
+		return []any{c.ID, c.Family, c.Verdict.String(), c.Request.Origin, c.Request.Method, string(c.Request.Credentials), routeName(*c), c.Message, ev, diff}
+	}); err != nil {
+		return err
+	}
+	if err := list("e", len(r.Cases), func(i int) any {
+		c := &r.Cases[i]
 		o := c.Observed
 		e := evidence{Message: c.Message, Fix: c.Fix, Header: c.Header, Expected: c.Expected.Outcome.String(), Outcome: o.Outcome.String(),
 			CorsError: string(o.CorsError), Param: o.FailedParameter, Console: o.ConsoleMessage, Error: o.Error, Reason: o.BrowserReason,
@@ -283,9 +328,15 @@ func largeData(r *Results) ([]byte, error) {
 		for _, b := range c.Browsers {
 			e.Browsers = append(e.Browsers, browser{b.Engine, b.Browser, b.Verdict.String(), b.Message, string(b.Observed.CorsError), b.Observed.BrowserReason})
 		}
-		evs = append(evs, e)
+		return e
+	}); err != nil {
+		return err
 	}
-	return json.Marshal(map[string]any{"engines": engines, "h": blocks, "c": rows, "e": evs})
+	if err := list("h", len(blocks), func(i int) any { return blocks[i] }); err != nil {
+		return err
+	}
+	bw.WriteString("}")
+	return bw.Flush()
 }
 
 // engineSummary counts one browser's verdicts when several ran the cases.

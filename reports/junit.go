@@ -1,35 +1,50 @@
 package reports
 
 import (
+	"bytes"
 	"encoding/xml"
 	"fmt"
+	"io"
+	"strconv"
 	"strings"
 
 	"github.com/corscheck/corscheck/scenarios"
 )
 
-// junitSuites is the root element. Jenkins' xunit junit-10.xsd allows no
-// skipped attribute here (only on testsuite), so it has none.
-type junitSuites struct {
-	XMLName  xml.Name     `xml:"testsuites"`
-	Name     string       `xml:"name,attr"`
-	Tests    int          `xml:"tests,attr"`
-	Failures int          `xml:"failures,attr"`
-	Errors   int          `xml:"errors,attr"`
-	Time     string       `xml:"time,attr"`
-	Suites   []junitSuite `xml:"testsuite"`
+// junitCounts are a testsuites or testsuite element's totals.
+type junitCounts struct {
+	tests, failures, errors, skipped int
+	ms                               float64
 }
 
-type junitSuite struct {
-	Name       string          `xml:"name,attr"`
-	Tests      int             `xml:"tests,attr"`
-	Failures   int             `xml:"failures,attr"`
-	Errors     int             `xml:"errors,attr"`
-	Skipped    int             `xml:"skipped,attr"`
-	Time       string          `xml:"time,attr"`
-	Timestamp  string          `xml:"timestamp,attr,omitempty"`
-	Properties []junitProperty `xml:"properties>property,omitempty"`
-	Cases      []junitCase     `xml:"testcase"`
+func (n *junitCounts) add(c CaseResult) {
+	n.tests++
+	n.ms += c.Observed.DurationMs
+	switch c.Verdict {
+	case scenarios.Fail:
+		n.failures++
+	case scenarios.Error:
+		n.errors++
+	case scenarios.Skipped:
+		n.skipped++
+	}
+}
+
+// attrs are the counts as attributes. Jenkins' xunit junit-10.xsd allows
+// no skipped attribute on testsuites (only on testsuite).
+func (n junitCounts) attrs(name string, skipped bool, time string) []xml.Attr {
+	a := []xml.Attr{attr("name", name), attr("tests", strconv.Itoa(n.tests)),
+		attr("failures", strconv.Itoa(n.failures)), attr("errors", strconv.Itoa(n.errors))}
+	if skipped {
+		a = append(a, attr("skipped", strconv.Itoa(n.skipped)))
+	}
+	return append(a, attr("time", time))
+}
+
+func attr(name, value string) xml.Attr { return xml.Attr{Name: xml.Name{Local: name}, Value: value} }
+
+func element(name string, attrs ...xml.Attr) xml.StartElement {
+	return xml.StartElement{Name: xml.Name{Local: name}, Attr: attrs}
 }
 
 type junitProperty struct {
@@ -60,59 +75,98 @@ type junitSkipped struct {
 // JUnit renders junit.xml: one testsuite per family, one testcase per case
 // (name and classname always set), <failure> for fail and <error> for error,
 // in the shape Jenkins, GitLab and GitHub reporters read.
-func (r *Results) JUnit() ([]byte, error) { return r.Display().junit() }
+func (r *Results) JUnit() ([]byte, error) {
+	var b bytes.Buffer
+	err := r.Display().writeJUnit(&b)
+	return b.Bytes(), err
+}
 
-// junit renders r as it is (already displayed).
-func (r *Results) junit() ([]byte, error) {
-	doc := junitSuites{Name: "corscheck", Time: seconds(r.DurationMs)}
-	index := map[string]int{}
-	var suiteMs []float64
-	for _, c := range r.Cases {
-		i, ok := index[c.Family]
-		if !ok {
-			i = len(doc.Suites)
-			index[c.Family] = i
-			var props []junitProperty
-			for _, p := range []junitProperty{{"target", r.Target}, {"browser", r.Browser}} {
-				if p.Value != "" {
-					props = append(props, p) // no empty attributes
-				}
+// writeJUnit streams r (already displayed) as junit.xml: the totals first,
+// then each case as it is encoded, so a run of 40,000 cases is never held
+// a second time as XML.
+func (r *Results) writeJUnit(w io.Writer) error {
+	type family struct {
+		name  string
+		n     junitCounts
+		cases []int
+	}
+	var fams []*family
+	index := map[string]*family{}
+	var all junitCounts
+	for i, c := range r.Cases {
+		f := index[c.Family]
+		if f == nil {
+			f = &family{name: "corscheck." + c.Family}
+			index[c.Family] = f
+			fams = append(fams, f)
+		}
+		f.n.add(c)
+		all.add(c)
+		f.cases = append(f.cases, i)
+	}
+	var props []junitProperty
+	for _, p := range []junitProperty{{"target", r.Target}, {"browser", r.Browser}} {
+		if p.Value != "" {
+			props = append(props, p) // no empty attributes
+		}
+	}
+	if _, err := io.WriteString(w, xml.Header); err != nil {
+		return err
+	}
+	enc := xml.NewEncoder(w)
+	enc.Indent("", "  ")
+	root := element("testsuites", all.attrs("corscheck", false, seconds(r.DurationMs))...)
+	if err := enc.EncodeToken(root); err != nil {
+		return err
+	}
+	for _, f := range fams {
+		suite := element("testsuite", f.n.attrs(f.name, true, seconds(f.n.ms))...)
+		if r.StartedAt != "" {
+			suite.Attr = append(suite.Attr, attr("timestamp", r.StartedAt))
+		}
+		if err := enc.EncodeToken(suite); err != nil {
+			return err
+		}
+		if len(props) > 0 {
+			if err := enc.EncodeElement(struct {
+				Property []junitProperty `xml:"property"`
+			}{props}, element("properties")); err != nil {
+				return err
 			}
-			doc.Suites = append(doc.Suites, junitSuite{Name: "corscheck." + c.Family, Timestamp: r.StartedAt, Properties: props})
-			suiteMs = append(suiteMs, 0)
 		}
-		s := &doc.Suites[i]
-		tc := junitCase{Name: c.ID + ": " + c.Title, Classname: "corscheck." + c.Family, Time: seconds(c.Observed.DurationMs)}
-		detail := problemText(c)
-		switch c.Verdict {
-		case scenarios.Fail:
-			tc.Failure = &junitProblem{Message: c.Message, Type: string(c.Observed.CorsError), Text: detail}
-			s.Failures++
-		case scenarios.Error:
-			tc.Error = &junitProblem{Message: c.Message, Type: string(c.Observed.ErrorKind), Text: detail}
-			s.Errors++
-		case scenarios.Skipped:
-			tc.Skipped = &junitSkipped{Message: c.Message}
-			s.Skipped++
-		default:
-			tc.SystemOut = c.Message
+		for _, i := range f.cases {
+			if err := enc.EncodeElement(junitCaseOf(r.Cases[i]), element("testcase")); err != nil {
+				return err
+			}
 		}
-		s.Tests++
-		s.Cases = append(s.Cases, tc)
-		suiteMs[i] += c.Observed.DurationMs
+		if err := enc.EncodeToken(suite.End()); err != nil {
+			return err
+		}
 	}
-	for i := range doc.Suites {
-		s := &doc.Suites[i]
-		s.Time = seconds(suiteMs[i])
-		doc.Tests += s.Tests
-		doc.Failures += s.Failures
-		doc.Errors += s.Errors
+	if err := enc.EncodeToken(root.End()); err != nil {
+		return err
 	}
-	out, err := xml.MarshalIndent(doc, "", "  ")
-	if err != nil {
-		return nil, err
+	if err := enc.Close(); err != nil {
+		return err
 	}
-	return append([]byte(xml.Header), append(out, '\n')...), nil
+	_, err := io.WriteString(w, "\n")
+	return err
+}
+
+// junitCaseOf is one case as a testcase element.
+func junitCaseOf(c CaseResult) junitCase {
+	tc := junitCase{Name: c.ID + ": " + c.Title, Classname: "corscheck." + c.Family, Time: seconds(c.Observed.DurationMs)}
+	switch c.Verdict {
+	case scenarios.Fail:
+		tc.Failure = &junitProblem{Message: c.Message, Type: string(c.Observed.CorsError), Text: problemText(c)}
+	case scenarios.Error:
+		tc.Error = &junitProblem{Message: c.Message, Type: string(c.Observed.ErrorKind), Text: problemText(c)}
+	case scenarios.Skipped:
+		tc.Skipped = &junitSkipped{Message: c.Message}
+	default:
+		tc.SystemOut = c.Message
+	}
+	return tc
 }
 
 func problemText(c CaseResult) string {

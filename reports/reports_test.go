@@ -105,7 +105,14 @@ func TestJUnitGolden(t *testing.T) {
 		t.Fatal(err)
 	}
 	golden(t, "junit.golden.xml", b)
-	var doc junitSuites
+	var doc struct {
+		Tests    int `xml:"tests,attr"`
+		Failures int `xml:"failures,attr"`
+		Errors   int `xml:"errors,attr"`
+		Suites   []struct {
+			Cases []junitCase `xml:"testcase"`
+		} `xml:"testsuite"`
+	}
 	if err := xml.Unmarshal(b, &doc); err != nil {
 		t.Fatal(err)
 	}
@@ -369,5 +376,46 @@ func TestWriteJSONStreamsTheDocument(t *testing.T) {
 	}
 	if got.String() != string(want) {
 		t.Fatalf("streamed:\n%s\nmarshalled:\n%s", got.String(), want)
+	}
+}
+
+// A result spooled without its per-stack snippets gets its stack's snippet
+// back when the run finishes: the same text as if it had kept them all.
+func TestSpooledResultGetsItsStackSnippet(t *testing.T) {
+	o := scenarios.Observation{
+		Request:   scenarios.Request{URL: "http://127.0.0.1:8080/items", Origin: "https://app.example.com", Method: "PUT", Credentials: scenarios.CredentialsInclude},
+		Outcome:   scenarios.Blocked,
+		CorsError: "PreflightMissingAllowOriginHeader",
+		Preflight: &scenarios.Exchange{Status: 204, ResponseHeaders: map[string]string{}},
+	}
+	e := scenarios.Explain(o)
+	if len(e.Snippets) < 2 {
+		t.Fatalf("the sample needs snippets in several stacks: %+v", e)
+	}
+	full := CaseResult{ID: "c1", Family: "preflight", Verdict: scenarios.Fail, Observed: o, Explanation: &e}
+	spooled, err := json.Marshal(full.WithoutSnippets())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if full.Explanation.Snippets == nil || strings.Contains(string(spooled), "snippets") {
+		t.Fatalf("WithoutSnippets must drop the copy's snippets and keep the original's: %s", spooled)
+	}
+	for stack, want := range e.Snippets {
+		var back CaseResult
+		if err := json.Unmarshal(spooled, &back); err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range []*Results{{Stack: stack, Cases: []CaseResult{full}}, {Stack: stack, Cases: []CaseResult{back}}} {
+			r.Finish()
+			got := r.Cases[0].Explanation.Snippets
+			if len(got) != 1 || got[stack] != want {
+				t.Errorf("stack %s: snippets %q, want only its own", stack, got)
+			}
+		}
+	}
+	r := &Results{Cases: []CaseResult{full.WithoutSnippets()}}
+	r.Finish()
+	if r.Stack == "" && r.Cases[0].Explanation.Snippets != nil {
+		t.Errorf("no stack: no snippet in the case, got %q", r.Cases[0].Explanation.Snippets)
 	}
 }

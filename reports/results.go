@@ -112,6 +112,31 @@ func NewCaseResultEngines(c scenarios.Case, combined scenarios.Judgement, per []
 	return r
 }
 
+// Intern shares the result's header sets and repeated texts with the other
+// results of a run (see scenarios.Interner): results.json is read back
+// whole at the end of a run, and 40,000 cases hold mostly the same
+// headers, fixes and explanations. Texts unique to a case (its ID, title
+// and message) are left alone.
+func (c *CaseResult) Intern(in *scenarios.Interner) {
+	c.Family, c.Spec, c.Severity, c.Route = in.Text(c.Family), in.Text(c.Spec), in.Text(c.Severity), in.Text(c.Route)
+	c.Fix, c.Header, c.BrowserDifference = in.Text(c.Fix), in.Text(c.Header), in.Text(c.BrowserDifference)
+	for i, l := range c.Labels {
+		c.Labels[i] = in.Text(l)
+	}
+	in.Request(&c.Request)
+	in.Explanation(c.Explanation)
+	in.Observation(&c.Observed)
+	in.Observations(c.Repeats)
+	in.Observations(c.Related)
+	for i := range c.Browsers {
+		b := &c.Browsers[i]
+		b.Engine, b.Browser, b.Fix, b.Header = in.Text(b.Engine), in.Text(b.Browser), in.Text(b.Fix), in.Text(b.Header)
+		in.Observation(&b.Observed)
+		in.Observations(b.Repeats)
+		in.Observations(b.Related)
+	}
+}
+
 // Finding is one server behaviour behind failing cases (the cause model
 // of scenarios.Causes).
 type Finding = scenarios.Finding
@@ -250,24 +275,40 @@ func (r *Results) Finish() {
 
 // trimSnippets keeps, in each case's explanation, the snippet for the
 // run's stack only: the findings carry every stack's fix once, and a
-// snippet per stack per case made them 40% of results.json.
+// snippet per stack per case made them 40% of results.json. A result that
+// was spooled without its snippets (WithoutSnippets) gets its stack's
+// snippet rendered again from its observation.
 func (r *Results) trimSnippets() {
 	for i := range r.Cases {
 		e := r.Cases[i].Explanation
-		if e == nil || len(e.Snippets) == 0 {
+		if e == nil {
 			continue
 		}
-		keep := map[string]string{}
-		if v, ok := e.Snippets[r.Stack]; ok && r.Stack != "" {
-			keep[r.Stack] = v
+		snippets := e.Snippets
+		if snippets == nil && r.Stack != "" {
+			snippets = scenarios.Explain(r.Cases[i].Observed).Snippets
 		}
-		if len(keep) == 0 {
-			keep = nil
+		var keep map[string]string
+		if v, ok := snippets[r.Stack]; ok && r.Stack != "" {
+			keep = map[string]string{r.Stack: v}
 		}
 		trimmed := *e
 		trimmed.Snippets = keep
 		r.Cases[i].Explanation = &trimmed
 	}
+}
+
+// WithoutSnippets is the result without its explanation's per-stack
+// snippets, as a run holds it until the stack is known: they are a pure
+// function of the observation, about 6 KB a case, and Finish renders the
+// one the run's stack needs again.
+func (c CaseResult) WithoutSnippets() CaseResult {
+	if c.Explanation != nil && c.Explanation.Snippets != nil {
+		e := *c.Explanation
+		e.Snippets = nil
+		c.Explanation = &e
+	}
+	return c
 }
 
 // coverFindings adds to each finding the routes its routes cover (the
@@ -477,13 +518,7 @@ func (r *Results) WriteAll(dir string) error {
 	return writeStreams(dir, []output{
 		{"results.json", r.writeJSON},
 		{"", func(io.Writer) error { r.DisplayInPlace(); return nil }},
-		{"junit.xml", func(w io.Writer) error {
-			b, err := r.junit()
-			if err == nil {
-				_, err = w.Write(b)
-			}
-			return err
-		}},
+		{"junit.xml", r.writeJUnit},
 		{"report.html", r.writeHTML},
 	})
 }

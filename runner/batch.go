@@ -276,6 +276,7 @@ func (p *originPage) runChunk(ctx context.Context, runID string, probes []Probe,
 			k++
 		}
 	}
+	c.forget(call.tokens(), barrierID)
 	return out, nil
 }
 
@@ -294,6 +295,17 @@ type chunkCall struct {
 	expr     string
 	refs     []fetchRef
 	deadline time.Duration
+}
+
+// tokens are the chunk's probe tokens, each once.
+func (call chunkCall) tokens() []string {
+	var out []string
+	for k, r := range call.refs {
+		if k == 0 || r.token != call.refs[k-1].token {
+			out = append(out, r.token)
+		}
+	}
+	return out
 }
 
 // newChunkCall builds the page script's call for some probes. Requests that

@@ -141,6 +141,10 @@ type collector struct {
 	preflights map[string][]string // actual request id -> its preflights' ids, in order
 	console    map[string][]string // token -> Chrome's CORS console messages, in order
 	barriers   map[string]bool     // barrier ids whose requestWillBeSent was seen
+	// gone are the request ids of observed fetches, dropped from reqs: a
+	// tab runs thousands of probes, and an event that comes after the
+	// observation was built must not bring a request back.
+	gone map[string]struct{}
 }
 
 func newCollector() *collector {
@@ -150,6 +154,7 @@ func newCollector() *collector {
 		preflights: map[string][]string{},
 		console:    map[string][]string{},
 		barriers:   map[string]bool{},
+		gone:       map[string]struct{}{},
 	}
 }
 
@@ -157,9 +162,37 @@ func (c *collector) get(id string) *netRequest {
 	r := c.reqs[id]
 	if r == nil {
 		r = &netRequest{id: id}
-		c.reqs[id] = r
+		if _, ok := c.gone[id]; !ok {
+			c.reqs[id] = r
+		}
 	}
 	return r
+}
+
+// drop forgets a request that is not a probe's. Callers hold c.mu.
+func (c *collector) drop(id string) {
+	delete(c.reqs, id)
+	c.gone[id] = struct{}{}
+}
+
+// forget drops the events of observed probes (their tokens) and of a
+// chunk's barrier: a tab is reused for a whole run, so without this its
+// collector would hold every event of every probe it ran.
+func (c *collector) forget(tokens []string, barrierID string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.barriers, barrierID)
+	for _, tok := range tokens {
+		for _, id := range c.actual[tok] {
+			for _, pf := range c.preflights[id] {
+				c.drop(pf)
+			}
+			delete(c.preflights, id)
+			c.drop(id)
+		}
+		delete(c.actual, tok)
+		delete(c.console, tok)
+	}
 }
 
 // update runs f under the lock and wakes every waiter.
@@ -180,6 +213,11 @@ func (c *collector) subscribe(ctx context.Context) {
 		c.update(func() {
 			if id, ok := strings.CutPrefix(e.Request.URL, barrierPrefix); ok {
 				c.barriers[id] = true
+				c.drop(e.RequestID)
+				return
+			}
+			if e.Initiator.Type != "preflight" && e.RedirectResponse == nil && tokenOf(e.Request.URL) == "" {
+				c.drop(e.RequestID) // not a probe: the origin page's own load
 				return
 			}
 			r := c.get(e.RequestID)

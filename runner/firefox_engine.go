@@ -427,5 +427,6 @@ func (p *ffPage) runChunk(ctx context.Context, runID string, probes []Probe, chu
 			k++
 		}
 	}
+	c.forget(call.tokens())
 	return out, nil
 }

@@ -112,6 +112,26 @@ func newFFCollector() *ffCollector {
 	return &ffCollector{reqs: map[string]*ffRequest{}, byToken: map[string][]*ffRequest{}, logs: map[string][]ffLog{}, urlToken: map[string]string{}}
 }
 
+// forget drops the events of observed probes: a tab is reused for a
+// whole run. A late event of a forgotten request finds no entry and is
+// dropped (only beforeRequestSent creates one, and it comes first).
+func (c *ffCollector) forget(tokens []string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, tok := range tokens {
+		for _, r := range c.byToken[tok] {
+			delete(c.reqs, r.id)
+			for _, h := range r.hops {
+				if c.urlToken[h.url] == tok {
+					delete(c.urlToken, h.url)
+				}
+			}
+		}
+		delete(c.byToken, tok)
+		delete(c.logs, tok)
+	}
+}
+
 var ffBlockedAt = regexp.MustCompile(`remote resource at ‘?(\S+?)’?\. \(Reason:`)
 
 func (c *ffCollector) handle(method string, params json.RawMessage) {

@@ -21,6 +21,9 @@ type batch struct {
 	engine  string
 	kinds   kindState
 	mu      sync.Mutex // OnChunk calls never overlap
+	// intern shares the header sets and texts of the run's observations:
+	// a batch holds every observation until it ends.
+	intern scenarios.Interner
 }
 
 // originWork is the probes of one origin.
@@ -96,6 +99,7 @@ func (bt *batch) fail(ids []int, err error) {
 // and says whether a fetch timed out (the page's connections may be held).
 func (bt *batch) store(chunk []int, obs [][]scenarios.Observation) (timedOut bool) {
 	for k, i := range chunk {
+		bt.intern.Observations(obs[k])
 		bt.out[i] = obs[k]
 		bt.kinds.record(bt.probes[i].Fetches, obs[k])
 		for _, ob := range obs[k] {
@@ -132,6 +136,7 @@ func (bt *batch) retryLater(ctx context.Context, chunk []int, run func(runID str
 			return
 		}
 		for k, i := range again {
+			bt.intern.Observations(obs[k])
 			bt.out[i] = obs[k]
 		}
 	}

@@ -126,6 +126,7 @@ func RunInProcess(ctx context.Context, s *Session, f Filter, ginkgoOut io.Writer
 		s.Close()
 		return nil, err
 	}
+	nSelected := len(selected) // the count only: the cases are the session's
 	s.interrupt = ctx
 	if ctx.Err() != nil {
 		return s.interrupted()
@@ -146,7 +147,7 @@ func RunInProcess(ctx context.Context, s *Session, f Filter, ginkgoOut io.Writer
 		return res, &EnvError{res.WriteError}
 	}
 	if !res.Interrupted {
-		if err := s.Meaningful(res, len(selected)); err != nil {
+		if err := s.Meaningful(res, nSelected); err != nil {
 			return res, err
 		}
 	}

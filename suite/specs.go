@@ -3,6 +3,7 @@ package suite
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -12,10 +13,6 @@ import (
 	"github.com/corscheck/corscheck/reports"
 	"github.com/corscheck/corscheck/scenarios"
 )
-
-// entryName is the report entry that carries a case's result as JSON, so
-// results survive Ginkgo's parallel mode (where entries travel as JSON).
-const entryName = "corscheck.case"
 
 // Define builds the spec tree from the session's matrix: a Describe per
 // family, an It per case labelled from its data. Call it before RunSpecs.
@@ -40,9 +37,12 @@ func Define(s *Session, written func(*reports.Results)) {
 		s.Close()
 	})
 
-	byFamily := map[string][]scenarios.Case{}
-	for _, c := range s.Cases {
-		if s.focus != nil && !s.focus(c) {
+	// Specs refer to the session's cases, never copies: a matrix of 40,000
+	// cases is held once.
+	byFamily := map[string][]*scenarios.Case{}
+	for i := range s.Cases {
+		c := &s.Cases[i]
+		if s.focus != nil && !s.focus(*c) {
 			continue
 		}
 		byFamily[c.Family] = append(byFamily[c.Family], c)
@@ -53,8 +53,9 @@ func Define(s *Session, written func(*reports.Results)) {
 			continue
 		}
 		Describe(family, func() {
-			for _, c := range cases {
-				It(specName(c), Label(c.Labels...), func(ctx SpecContext) {
+			for _, cp := range cases {
+				It(specName(*cp), Label(cp.Labels...), func(ctx SpecContext) {
+					c := *cp
 					if c.SkipReason != "" {
 						s.record(c, nil, scenarios.Judge(c, nil))
 						Skip("skipped by the policy: " + c.SkipReason)
@@ -91,18 +92,16 @@ func (s *Session) recordEngines(c scenarios.Case, eo EngineObservations) {
 		s.spool = &spool{}
 	}
 	Expect(s.spool.add(cr)).To(Succeed(), "spooling the result of %s", c.ID)
-	AddReportEntry(entryName, c.ID+" "+cr.Verdict.String(), ReportEntryVisibilityNever)
 }
 
-// record spools the case's full result and adds a small report entry
-// (ID and verdict) for Ginkgo's own reports.
+// record spools the case's full result (the spool, not Ginkgo's report,
+// carries results between processes: see spool).
 func (s *Session) record(c scenarios.Case, obs []scenarios.Observation, j scenarios.Judgement) {
 	cr := reports.NewCaseResult(c, obs, j)
 	if s.spool == nil {
 		s.spool = &spool{}
 	}
 	Expect(s.spool.add(cr)).To(Succeed(), "spooling the result of %s", c.ID)
-	AddReportEntry(entryName, c.ID+" "+cr.Verdict.String(), ReportEntryVisibilityNever)
 }
 
 // Results builds results.json from Ginkgo's report: every spec's entry
@@ -169,13 +168,16 @@ func Summary(r *reports.Results) string {
 // (same request, same route, the first allowed origin) shows the CORS layer
 // runs on that status and set CORS headers there.
 func (s *Session) corroborate(res *reports.Results) {
+	if !slices.ContainsFunc(res.Cases, func(cr reports.CaseResult) bool { return cr.Inconclusive }) {
+		return
+	}
 	byID := make(map[string]int, len(res.Cases))
 	for i, c := range res.Cases {
 		byID[c.ID] = i
 	}
-	cases := make(map[string]scenarios.Case, len(s.Cases))
-	for _, c := range s.Cases {
-		cases[c.ID] = c
+	cases := make(map[string]*scenarios.Case, len(s.Cases))
+	for i := range s.Cases {
+		cases[s.Cases[i].ID] = &s.Cases[i]
 	}
 	allowed := firstOrigin(s.Policy)
 	for i, cr := range res.Cases {
@@ -187,7 +189,11 @@ func (s *Session) corroborate(res *reports.Results) {
 		if !ok || !scenarios.CorroboratesRefusal(cr.Observed, res.Cases[j].Observed) {
 			continue
 		}
-		c := cases[cr.ID]
+		cp, ok := cases[cr.ID]
+		if !ok {
+			continue
+		}
+		c := *cp
 		obs := append([]scenarios.Observation{cr.Observed}, cr.Repeats...)
 		nr := reports.NewCaseResult(c, obs, scenarios.Corroborated(c, cr.Observed, allowed))
 		nr.Browsers, nr.BrowserDifference = cr.Browsers, cr.BrowserDifference

@@ -12,6 +12,7 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 
 	"github.com/corscheck/corscheck/reports"
+	"github.com/corscheck/corscheck/scenarios"
 )
 
 // spool carries each case's full result from the process that ran it to
@@ -19,8 +20,9 @@ import (
 // their reports, and a report entry is copied into every machine-readable
 // report Ginkgo writes (twice per spec in --junit-report): a 30 KB result
 // per spec made the demo's JUnit file 14 MB. So the result goes to a
-// JSON-lines file per process in a directory process 1 creates, and the
-// report entry carries only the case's ID and verdict.
+// JSON-lines file per process in a directory process 1 creates, and specs
+// add no report entry at all (Ginkgo keeps every spec's report until the
+// suite ends).
 type spool struct {
 	dir string
 	mu  sync.Mutex
@@ -34,7 +36,7 @@ func newSpoolDir() (string, error) {
 }
 
 func (sp *spool) add(cr reports.CaseResult) error {
-	b, err := json.Marshal(cr)
+	b, err := json.Marshal(cr.WithoutSnippets())
 	if err != nil {
 		return err
 	}
@@ -82,6 +84,7 @@ func (sp *spool) read() ([]reports.CaseResult, map[string]int, error) {
 		return nil, nil, err
 	}
 	sort.Strings(files)
+	var in scenarios.Interner
 	for _, name := range files {
 		f, err := os.Open(name)
 		if err != nil {
@@ -94,6 +97,7 @@ func (sp *spool) read() ([]reports.CaseResult, map[string]int, error) {
 			if err := json.Unmarshal(sc.Bytes(), &cr); err != nil {
 				continue // a line cut short by a killed process
 			}
+			cr.Intern(&in)
 			if i, ok := index[cr.ID]; ok {
 				out[i] = cr
 				continue

@@ -109,7 +109,22 @@ func usageErr(format string, a ...any) error {
 }
 
 func main() {
+	softMemoryLimit()
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// defaultMemoryLimit is the heap size past which Go's collector works
+// harder instead of letting the heap double (its default): a run at the
+// list limits (40,000 cases) holds about 290 MB live at its peak and
+// otherwise reached 650 MB resident. Smaller runs never get near it.
+const defaultMemoryLimit = 384 << 20
+
+// softMemoryLimit applies defaultMemoryLimit unless GOMEMLIMIT says
+// otherwise (GOMEMLIMIT=off lifts it).
+func softMemoryLimit() {
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(defaultMemoryLimit)
+	}
 }
 
 func run(args []string, stdout, stderr io.Writer) int {

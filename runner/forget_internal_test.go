@@ -1,0 +1,92 @@
+package runner
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/corscheck/corscheck/scenarios"
+)
+
+// A tab runs thousands of probes in a large run: once a chunk's
+// observations are built, its events must be gone from the tab's
+// collector, or memory grows with the run (it held every event of a
+// 40,000-case run).
+func TestTabsForgetObservedProbes(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Access-Control-Allow-Origin", r.Header.Get("Origin"))
+		w.Header().Set("Access-Control-Allow-Methods", "PUT")
+		w.WriteHeader(204)
+	}))
+	defer srv.Close()
+	probes := make([]Probe, 40)
+	for i := range probes {
+		method := "GET"
+		if i%2 == 1 {
+			method = "PUT" // preflighted: a preflight request id as well
+		}
+		probes[i] = Probe{Origin: "https://app.example.com", Fetches: []Fetch{{URL: srv.URL + "/items", Method: method}}}
+	}
+	for _, engine := range []string{EngineChrome, EngineFirefox} {
+		t.Run(engine, func(t *testing.T) {
+			br, err := Start(context.Background(), Options{Browsers: engine, LoopbackOnly: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer br.Close()
+			held := func() int { return 0 }
+			switch b := br.(type) {
+			case *Chrome:
+				held = func() int {
+					b.idleMu.Lock()
+					defer b.idleMu.Unlock()
+					n := 0
+					for _, p := range b.idle {
+						c := p.events
+						c.mu.Lock()
+						n += len(c.reqs) + len(c.actual) + len(c.preflights) + len(c.console) + len(c.barriers)
+						c.mu.Unlock()
+					}
+					return n
+				}
+			case *Firefox:
+				held = func() int {
+					b.mu.Lock()
+					defer b.mu.Unlock()
+					n := 0
+					for _, c := range b.tabs {
+						c.mu.Lock()
+						n += len(c.reqs) + len(c.byToken) + len(c.logs)
+						c.mu.Unlock()
+					}
+					return n
+				}
+			}
+			chunks, maxHeld := 0, -1
+			obs, err := br.Run(context.Background(), probes, RunOptions{Pages: 1, ChunkSize: 8, OnChunk: func([]int, [][]scenarios.Observation) {
+				// The tab is still open (the next chunk has not started):
+				// what it holds is what it kept of the chunks before.
+				chunks++
+				maxHeld = max(maxHeld, held())
+			}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, o := range obs {
+				if o[0].Outcome != scenarios.Allowed || i%2 == 1 && o[0].Preflight == nil {
+					t.Fatalf("probe %d: %+v", i, o[0])
+				}
+			}
+			if chunks != 5 {
+				t.Fatalf("%d chunks, want 5", chunks)
+			}
+			if maxHeld != 0 {
+				t.Errorf("a tab held %d entries of observed probes between chunks, want 0", maxHeld)
+			}
+			if n := held(); n != 0 {
+				t.Errorf("the tabs kept after the run hold %d entries, want 0", n)
+			}
+		})
+	}
+}
