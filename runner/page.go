@@ -9,11 +9,14 @@ import (
 	"sync"
 
 	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/css"
+	"github.com/chromedp/cdproto/dom"
 	"github.com/chromedp/cdproto/fetch"
 	"github.com/chromedp/cdproto/inspector"
 	"github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/security"
+	"github.com/chromedp/cdproto/target"
 	"github.com/chromedp/chromedp"
 )
 
@@ -127,6 +130,17 @@ func (b *Chrome) newTab(ctx context.Context, setup PageSetup) (*originPage, erro
 	}()
 	p.events.subscribe(tabCtx)
 	steps := chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		// chromedp turns on what a scraper needs; the DOM and CSS agents and
+		// target discovery cost the browser work on every navigation and
+		// tell corscheck nothing (about 10% more cells/s without them).
+		for _, off := range []string{dom.Disable.Method, css.Disable.Method} {
+			if err := t.Call(ctx, off, cdp.Empty{}, nil); err != nil {
+				return err
+			}
+		}
+		if err := t.Call(ctx, target.SetDiscoverTargets.Method, target.SetDiscoverTargetsParams{Discover: false}, nil); err != nil {
+			return err
+		}
 		if _, err := cdp.Call(ctx, t, network.Enable, network.EnableParams{}); err != nil {
 			return err
 		}

@@ -14,10 +14,12 @@ import (
 
 // BenchmarkDemoRun measures the default demo run as `corscheck run` does
 // it: demo target up, browser start, every case probed and judged. It also
-// reports cells/s once the browser is up, and a raw Go HTTP client doing the
-// same exchanges (preflight when needed, then the request) in the same run.
+// reports cells/s once the browser is up, a raw Go HTTP client doing the
+// same exchanges (preflight when needed, then the request) in the same run
+// and the ratio, and where the probing time went (the browser's CPU and
+// this process's).
 func BenchmarkDemoRun(b *testing.B) {
-	var wall, probe, raw time.Duration
+	var wall, probe, raw, goCPU, browserCPU time.Duration
 	cells := 0
 	for b.Loop() {
 		start := time.Now()
@@ -29,6 +31,7 @@ func BenchmarkDemoRun(b *testing.B) {
 			b.Skip(err)
 		}
 		up := time.Now()
+		self0, browser0 := cpuSplit()
 		failed := 0
 		for _, c := range s.Cases {
 			obs, err := s.Observe(context.Background(), c)
@@ -40,6 +43,9 @@ func BenchmarkDemoRun(b *testing.B) {
 			}
 		}
 		end := time.Now()
+		self1, browser1 := cpuSplit()
+		goCPU += self1 - self0
+		browserCPU += browser1 - browser0
 		if failed > 0 {
 			b.Fatalf("%d demo cases did not pass", failed)
 		}
@@ -57,6 +63,12 @@ func BenchmarkDemoRun(b *testing.B) {
 	b.ReportMetric(wall.Seconds()/n, "demo-wall-s")
 	b.ReportMetric(float64(cells)/probe.Seconds(), "chrome-cells/s")
 	b.ReportMetric(float64(cells)/raw.Seconds(), "raw-go-cells/s")
+	// The raw client is this many times faster, and it decides nothing.
+	b.ReportMetric(probe.Seconds()/raw.Seconds(), "raw-ratio-x")
+	// Where the probing time goes: CPU per second of probing (200% is both
+	// cores), in the browser's processes and in this one.
+	b.ReportMetric(100*browserCPU.Seconds()/probe.Seconds(), "browser-cpu-%")
+	b.ReportMetric(100*goCPU.Seconds()/probe.Seconds(), "go-cpu-%")
 	b.ReportMetric(float64(cells)/n, "cells")
 }
 
