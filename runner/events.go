@@ -143,19 +143,28 @@ type collector struct {
 	barriers   map[string]bool     // barrier ids whose requestWillBeSent was seen
 	// gone are the request ids of observed fetches, dropped from reqs: a
 	// tab runs thousands of probes, and an event that comes after the
-	// observation was built must not bring a request back.
+	// observation was built must not bring a request back. Ids are unique
+	// within one origin page's renderer; reset starts afresh for the next.
 	gone map[string]struct{}
 }
 
 func newCollector() *collector {
-	return &collector{
-		reqs:       map[string]*netRequest{},
-		actual:     map[string][]string{},
-		preflights: map[string][]string{},
-		console:    map[string][]string{},
-		barriers:   map[string]bool{},
-		gone:       map[string]struct{}{},
-	}
+	c := &collector{}
+	c.reset()
+	return c
+}
+
+// reset forgets everything: the tab is loading another origin page, whose
+// renderer process numbers its requests anew (Chrome's request ids are
+// "process id.counter", and process ids are reused), and every probe of
+// the page before was observed. Callers hold c.mu or own c alone.
+func (c *collector) reset() {
+	c.reqs = map[string]*netRequest{}
+	c.actual = map[string][]string{}
+	c.preflights = map[string][]string{}
+	c.console = map[string][]string{}
+	c.barriers = map[string]bool{}
+	c.gone = map[string]struct{}{}
 }
 
 func (c *collector) get(id string) *netRequest {

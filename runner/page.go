@@ -179,6 +179,9 @@ func (p *originPage) load(ctx context.Context, origin string) error {
 	p.mu.Lock()
 	p.pageURL, p.sandboxed, p.origin = pageURL, sandboxed, origin
 	p.mu.Unlock()
+	p.events.mu.Lock()
+	p.events.reset()
+	p.events.mu.Unlock()
 	enable := chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
 		p.setIntercepting(true)
 		_, err := cdp.Call(ctx, t, fetch.Enable, fetch.EnableParams{Patterns: []*fetch.RequestPattern{{URLPattern: fetchPattern(pageURL)}}})
