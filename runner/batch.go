@@ -254,30 +254,8 @@ func (p *originPage) runChunk(ctx context.Context, runID string, probes []Probe,
 	if err := p.barrier(evalCtx, barrierID); err != nil {
 		return nil, err
 	}
-	c := p.events
-	c.wait(ctx, func() bool {
-		if !c.barriers[barrierID] {
-			return false
-		}
-		for k, r := range refs {
-			if !c.complete(r.token, r.seq, results[k]) {
-				return false
-			}
-		}
-		return true
-	}, settle)
-
-	out := make([][]scenarios.Observation, len(chunk))
-	k := 0
-	for n, i := range chunk {
-		for range probes[i].Fetches {
-			r := refs[k]
-			out[n] = append(out[n], p.events.observe(p.origin, r.token, r.seq, r.fetch, results[k], version))
-			k++
-		}
-	}
-	c.forget(call.tokens(), barrierID)
-	return out, nil
+	seen := func() bool { return p.events.barriers[barrierID] }
+	return call.observations(ctx, p.events, seen, results, p.origin, version), nil
 }
 
 // fetchRef is where one fetch of a chunk stands: its probe's token, its
@@ -295,16 +273,50 @@ type chunkCall struct {
 	expr     string
 	refs     []fetchRef
 	deadline time.Duration
+	// tokens and fetches are each probe's token and number of fetches, in
+	// chunk order (refs is their fetches, flattened).
+	tokens  []string
+	fetches []int
 }
 
-// tokens are the chunk's probe tokens, each once.
-func (call chunkCall) tokens() []string {
-	var out []string
-	for k, r := range call.refs {
-		if k == 0 || r.token != call.refs[k-1].token {
-			out = append(out, r.token)
+// chunkEvents is what a chunk needs of an engine's event collector.
+type chunkEvents interface {
+	wait(ctx context.Context, done func() bool, limit time.Duration)
+	// complete reports whether the events a fetch's observation needs are
+	// in; observe builds it. Callers hold the collector's lock.
+	complete(token string, seq int, js jsResult) bool
+	observe(origin, token string, seq int, f Fetch, js jsResult, version string) scenarios.Observation
+	// forget drops the events of observed probes: a tab is reused for a
+	// whole run, and would otherwise hold every event of every probe.
+	forget(tokens []string)
+}
+
+// observations waits until every fetch of the chunk has its events (and
+// ready, the engine's own condition, holds; nil when it has none), builds
+// the observations probe by probe from the script's results, and forgets
+// the chunk's events.
+func (call chunkCall) observations(ctx context.Context, ev chunkEvents, ready func() bool, results []jsResult, origin, version string) [][]scenarios.Observation {
+	ev.wait(ctx, func() bool {
+		if ready != nil && !ready() {
+			return false
+		}
+		for k, r := range call.refs {
+			if !ev.complete(r.token, r.seq, results[k]) {
+				return false
+			}
+		}
+		return true
+	}, settle)
+	out := make([][]scenarios.Observation, len(call.fetches))
+	k := 0
+	for n, count := range call.fetches {
+		for range count {
+			r := call.refs[k]
+			out[n] = append(out[n], ev.observe(origin, r.token, r.seq, r.fetch, results[k], version))
+			k++
 		}
 	}
+	ev.forget(call.tokens)
 	return out
 }
 
@@ -317,8 +329,10 @@ func newChunkCall(runID string, probes []Probe, chunk []int, o RunOptions, silen
 	var specs []jsSpec
 	var groups [][]int
 	var refs []fetchRef
-	for _, i := range chunk {
+	tokens, fetches := make([]string, len(chunk)), make([]int, len(chunk))
+	for n, i := range chunk {
 		token := fmt.Sprintf("%s.%d", runID, i)
+		tokens[n], fetches[n] = token, len(probes[i].Fetches)
 		var g []int
 		for seq, f := range probes[i].Fetches {
 			g = append(g, len(specs))
@@ -337,7 +351,7 @@ func newChunkCall(runID string, probes []Probe, chunk []int, o RunOptions, silen
 	if o.Rate > 0 {
 		deadline += time.Duration(float64(2*len(specs))/o.Rate*float64(time.Second)) + retryWait
 	}
-	return chunkCall{expr: withSilent(silent) + "(..." + string(args) + ")", refs: refs, deadline: deadline}, nil
+	return chunkCall{expr: withSilent(silent) + "(..." + string(args) + ")", refs: refs, deadline: deadline, tokens: tokens, fetches: fetches}, nil
 }
 
 // sortGroupsByKind puts requests that need no preflight first.

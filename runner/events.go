@@ -184,13 +184,12 @@ func (c *collector) drop(id string) {
 	c.gone[id] = struct{}{}
 }
 
-// forget drops the events of observed probes (their tokens) and of a
-// chunk's barrier: a tab is reused for a whole run, so without this its
-// collector would hold every event of every probe it ran.
-func (c *collector) forget(tokens []string, barrierID string) {
+// forget drops the events of observed probes (their tokens), and the
+// barriers seen: a tab runs one chunk at a time, so none is still awaited.
+func (c *collector) forget(tokens []string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	delete(c.barriers, barrierID)
+	clear(c.barriers)
 	for _, tok := range tokens {
 		for _, id := range c.actual[tok] {
 			for _, pf := range c.preflights[id] {

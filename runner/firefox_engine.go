@@ -409,24 +409,5 @@ func (p *ffPage) runChunk(ctx context.Context, runID string, probes []Probe, chu
 	}
 	// Network events come from the parent process, console messages from
 	// the content process: wait until each fetch has what it needs.
-	c := p.events
-	c.wait(ctx, func() bool {
-		for k, r := range refs {
-			if !c.complete(r.token, r.seq, results[k]) {
-				return false
-			}
-		}
-		return true
-	}, settle)
-	out := make([][]scenarios.Observation, len(chunk))
-	k := 0
-	for n, i := range chunk {
-		for range probes[i].Fetches {
-			r := refs[k]
-			out[n] = append(out[n], p.events.observe(p.origin, r.token, r.seq, r.fetch, results[k], p.b.version))
-			k++
-		}
-	}
-	c.forget(call.tokens())
-	return out, nil
+	return call.observations(ctx, p.events, nil, results, p.origin, p.b.version), nil
 }

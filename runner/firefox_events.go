@@ -112,9 +112,9 @@ func newFFCollector() *ffCollector {
 	return &ffCollector{reqs: map[string]*ffRequest{}, byToken: map[string][]*ffRequest{}, logs: map[string][]ffLog{}, urlToken: map[string]string{}}
 }
 
-// forget drops the events of observed probes: a tab is reused for a
-// whole run. A late event of a forgotten request finds no entry and is
-// dropped (only beforeRequestSent creates one, and it comes first).
+// forget drops the events of observed probes. A late event of a
+// forgotten request finds no entry and is dropped (only beforeRequestSent
+// creates one, and it comes first).
 func (c *ffCollector) forget(tokens []string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -346,14 +346,7 @@ func ffErrorKind(text string) scenarios.ErrorKind {
 func (c *ffCollector) observe(origin, token string, seq int, f Fetch, js jsResult, version string) scenarios.Observation {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	ob := scenarios.Observation{
-		Request:         f.request(origin),
-		DurationMs:      round(js.Ms),
-		Browser:         version,
-		Engine:          EngineFirefox,
-		ReadableHeaders: map[string]*string{},
-	}
-	js.fill(&ob, f)
+	ob := js.observation(origin, f, EngineFirefox, version)
 	actual, pfs, logs := c.lookup(token, seq)
 	if len(pfs) > 0 {
 		ob.Preflight = pfs[0].exchange()

@@ -64,14 +64,7 @@ func (c *collector) complete(token string, seq int, js jsResult) bool {
 func (c *collector) observe(origin, token string, seq int, f Fetch, js jsResult, version string) scenarios.Observation {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	ob := scenarios.Observation{
-		Request:         f.request(origin),
-		DurationMs:      round(js.Ms),
-		Browser:         version,
-		Engine:          EngineChrome,
-		ReadableHeaders: map[string]*string{},
-	}
-	js.fill(&ob, f)
+	ob := js.observation(origin, f, EngineChrome, version)
 	actual, pfs := c.lookupFetch(token, seq)
 	if len(pfs) > 0 {
 		ob.Preflight = pfs[0].exchange()

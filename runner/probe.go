@@ -172,6 +172,20 @@ type jsResult struct {
 	} `json:"body"`
 }
 
+// observation is a fetch's observation as the page script saw it; the
+// engine's events add what crossed the wire.
+func (js jsResult) observation(origin string, f Fetch, engine, version string) scenarios.Observation {
+	ob := scenarios.Observation{
+		Request:         f.request(origin),
+		DurationMs:      round(js.Ms),
+		Browser:         version,
+		Engine:          engine,
+		ReadableHeaders: map[string]*string{},
+	}
+	js.fill(&ob, f)
+	return ob
+}
+
 // fill copies what script saw into the observation.
 func (js jsResult) fill(ob *scenarios.Observation, f Fetch) {
 	for _, name := range f.ReadHeaders {
