@@ -10,7 +10,8 @@ import (
 	"fmt"
 	"html/template"
 	"io"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/corscheck/corscheck/scenarios"
@@ -64,11 +65,13 @@ details{border:1px solid var(--line);border-radius:6px;margin:6px 0;padding:6px 
 @media print{.filters{display:none}details{break-inside:avoid}details>*{display:block}}
 `
 
-var reportTmpl = template.Must(template.New("report").Funcs(template.FuncMap{
+var reportTmpl = template.Must(template.Must(template.New("report").Funcs(template.FuncMap{
 	"headers": sortedHeaders,
 	"lower":   strings.ToLower,
 	"engine":  scenarios.EngineTitle,
-}).Parse(`<!doctype html>
+}).Parse(reportPage)).Parse(reportFilters))
+
+const reportPage = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; script-src '{{.ScriptHash}}'; img-src data:">
@@ -100,14 +103,7 @@ var reportTmpl = template.Must(template.New("report").Funcs(template.FuncMap{
 {{if .Large}}<h2>Cases</h2>
 <p class="meta">{{len .R.Cases}} cases: the table shows {{.PageSize}} at a time, filtered in the page; click a case for its evidence. (Runs of up to {{.LargeFrom}} cases get the full matrix view.)</p>
 <div class="filters">
-<label><input type="checkbox" id="only-failures"{{if or .R.Summary.Failed .R.Summary.Errored}} checked{{end}}> failures only</label>
-<label>family <select id="family"><option value="">all</option>{{range .Families}}<option>{{.}}</option>{{end}}</select></label>
-<label>origin <select id="origin"><option value="">all</option>{{range .Origins}}<option>{{.}}</option>{{end}}</select></label>
-<label>method <select id="method"><option value="">all</option>{{range .Methods}}<option>{{.}}</option>{{end}}</select></label>
-<label>credentials <select id="credentials"><option value="">all</option><option>omit</option><option>same-origin</option><option>include</option></select></label>
-<label>route <select id="route"><option value="">all</option>{{range .RouteNames}}<option>{{.}}</option>{{end}}</select></label>
-<label>search <input id="q" type="search" placeholder="case, message…"></label>
-<span id="shown" class="meta"></span>
+{{template "filters" .}}<span id="shown" class="meta"></span>
 <button id="prev" type="button">previous</button> <button id="next" type="button">next</button>
 </div>
 <table><thead><tr><th>verdict</th>{{range .Engines}}<th class="engine">{{.Title}}</th>{{end}}<th>case</th><th class="title">what happened</th></tr></thead><tbody id="rows"></tbody></table>
@@ -120,13 +116,7 @@ var reportTmpl = template.Must(template.New("report").Funcs(template.FuncMap{
 {{end}}</tbody></table></div>
 {{end}}
 <div class="filters">
-<label><input type="checkbox" id="only-failures"{{if or .R.Summary.Failed .R.Summary.Errored}} checked{{end}}> failures only</label>
-<label>family <select id="family"><option value="">all</option>{{range .Families}}<option>{{.}}</option>{{end}}</select></label>
-<label>origin <select id="origin"><option value="">all</option>{{range .Origins}}<option>{{.}}</option>{{end}}</select></label>
-<label>method <select id="method"><option value="">all</option>{{range .Methods}}<option>{{.}}</option>{{end}}</select></label>
-<label>credentials <select id="credentials"><option value="">all</option><option>omit</option><option>same-origin</option><option>include</option></select></label>
-<label>search <input id="q" type="search" placeholder="origin, method, header…"></label>
-</div>
+{{template "filters" .}}</div>
 <h2>Cases</h2>
 {{if .Engines}}<p class="meta">Each case ran in {{range $i, $e := .Engines}}{{if $i}} and {{end}}{{$e.Title}} ({{$e.Passed}} passed, {{$e.Failed}} failed, {{$e.Errored}} errored){{end}}; a case fails when it fails in any browser. <span class="bdiff">browser difference</span> marks cases where the browsers did different things with the same server answer: the browsers differ, not the server.</p>{{end}}
 <table><thead><tr><th>verdict</th>{{range .Engines}}<th class="engine">{{.Title}}</th>{{end}}<th>case</th><th class="title">what happened</th></tr></thead><tbody>
@@ -157,7 +147,19 @@ var reportTmpl = template.Must(template.New("report").Funcs(template.FuncMap{
 {{end}}</main>
 <script>{{.JS}}</script>
 </body></html>
-`))
+`
+
+// reportFilters are the case filters, the same in both layouts; a large
+// report filters by route too, and searches its data, not the page.
+const reportFilters = `{{define "filters"}}<label><input type="checkbox" id="only-failures"{{if or .R.Summary.Failed .R.Summary.Errored}} checked{{end}}> failures only</label>
+<label>family <select id="family"><option value="">all</option>{{range .Families}}<option>{{.}}</option>{{end}}</select></label>
+<label>origin <select id="origin"><option value="">all</option>{{range .Origins}}<option>{{.}}</option>{{end}}</select></label>
+<label>method <select id="method"><option value="">all</option>{{range .Methods}}<option>{{.}}</option>{{end}}</select></label>
+<label>credentials <select id="credentials"><option value="">all</option><option>omit</option><option>same-origin</option><option>include</option></select></label>
+{{if .Large}}<label>route <select id="route"><option value="">all</option>{{range .RouteNames}}<option>{{.}}</option>{{end}}</select></label>
+<label>search <input id="q" type="search" placeholder="case, message…"></label>
+{{else}}<label>search <input id="q" type="search" placeholder="origin, method, header…"></label>
+{{end}}{{end}}`
 
 // HTML renders report.html: self-contained (inline CSS and one hashed
 // inline script, no external requests), every value escaped.
@@ -440,13 +442,8 @@ func matrices(cases []CaseResult) []familyMatrix {
 }
 
 func sortedHeaders(h map[string]string) string {
-	names := make([]string, 0, len(h))
-	for k := range h {
-		names = append(names, k)
-	}
-	sort.Strings(names)
 	var b strings.Builder
-	for _, k := range names {
+	for _, k := range slices.Sorted(maps.Keys(h)) {
 		for _, v := range strings.Split(h[k], "\n") {
 			b.WriteString(k + ": " + v + "\n")
 		}

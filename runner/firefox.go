@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
-	"sort"
 	"strings"
 	"sync"
 	"syscall"
@@ -162,13 +161,8 @@ func (o Options) ValidateFirefox() error {
 
 // userJS renders prefs as a profile's user.js.
 func userJS(prefs map[string]any) string {
-	keys := make([]string, 0, len(prefs))
-	for k := range prefs {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
 	var b strings.Builder
-	for _, k := range keys {
+	for _, k := range slices.Sorted(maps.Keys(prefs)) {
 		var v string
 		switch x := prefs[k].(type) {
 		case string:
