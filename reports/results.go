@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"maps"
-	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -356,7 +355,8 @@ func (c CaseResult) judged() scenarios.Judged {
 	return scenarios.Judged{
 		Case: scenarios.Case{ID: c.ID, Family: c.Family, Title: c.Title, Labels: c.Labels, Request: c.Request, Route: c.Route,
 			Hostile: hasLabel(c.Labels, "origin:hostile"), HostileKind: kind, Check: c.Check, Expected: c.Expected, Severity: c.Severity},
-		Obs: c.Observed, Verdict: c.Verdict, Message: c.Message, Fix: c.Fix, Header: c.Header, Status: c.Status, Inconclusive: c.Inconclusive,
+		Obs:       c.Observed,
+		Judgement: scenarios.Judgement{Verdict: c.Verdict, Message: c.Message, Fix: c.Fix, Header: c.Header, Status: c.Status, Inconclusive: c.Inconclusive},
 	}
 }
 
@@ -416,15 +416,7 @@ func wereWas(n int) string {
 }
 
 // routeName is the route a case probed, for findings.
-func routeName(c CaseResult) string {
-	if c.Route != "" {
-		return c.Route
-	}
-	if u, err := url.Parse(c.Request.URL); err == nil && u.Path != "" {
-		return u.Path
-	}
-	return "/"
-}
+func routeName(c CaseResult) string { return scenarios.RouteName(c.Route, c.Request.URL) }
 
 // familyThenID is the report order: by family, then by case ID.
 func familyThenID(famA, idA, famB, idB string) bool {

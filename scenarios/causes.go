@@ -10,16 +10,12 @@ import (
 	"strings"
 )
 
-// Judged is one case with its verdict, as the cause model reads it.
+// Judged is one case with its observation and judgement, as the cause
+// model reads it.
 type Judged struct {
-	Case         Case
-	Obs          Observation
-	Verdict      Verdict
-	Message      string
-	Fix          string
-	Header       string
-	Status       int
-	Inconclusive bool
+	Case Case
+	Obs  Observation
+	Judgement
 }
 
 // Finding is one server behaviour that made cases fail, derived from the
@@ -154,11 +150,14 @@ func multiRoute(items []Judged) bool {
 	return false
 }
 
-func routeOf(c Case) string {
-	if c.Route != "" {
-		return c.Route
+func routeOf(c Case) string { return RouteName(c.Route, c.Request.URL) }
+
+// RouteName is the route a case probed: its route, or its URL's path.
+func RouteName(route, rawURL string) string {
+	if route != "" {
+		return route
 	}
-	if u, err := url.Parse(c.Request.URL); err == nil && u.Path != "" {
+	if u, err := url.Parse(rawURL); err == nil && u.Path != "" {
 		return u.Path
 	}
 	return "/"
