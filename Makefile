@@ -37,7 +37,7 @@ lint:
 
 test: deps lint
 	@mkdir -p bin && rm -f bin/real-implementations.txt
-	CORSCHECK_SUMMARY=$(CURDIR)/bin/real-implementations.txt $(GO) test -count=1 ./...
+	CORSCHECK_SUMMARY=$(CURDIR)/bin/real-implementations.txt $(GO) test -count=1 -timeout 20m ./...
 	@echo "Real CORS implementations under fixtures/policies/sample.yaml, and the browser-truth corpus:" && cat bin/real-implementations.txt
 	$(GO) test -run '^$$' -fuzz FuzzParsePolicy -fuzztime $(FUZZTIME) ./scenarios
 
