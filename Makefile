@@ -40,6 +40,7 @@ test: deps lint
 	CORSCHECK_SUMMARY=$(CURDIR)/bin/real-implementations.txt $(GO) test -count=1 -timeout 20m ./...
 	@echo "Real CORS implementations under fixtures/policies/sample.yaml, and the browser-truth corpus:" && cat bin/real-implementations.txt
 	$(GO) test -run '^$$' -fuzz FuzzParsePolicy -fuzztime $(FUZZTIME) ./scenarios
+	$(GO) test -run '^$$' -fuzz FuzzRunFlags -fuzztime $(FUZZTIME) ./cmd/corscheck
 
 # Tests that need no browser.
 unit:

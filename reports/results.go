@@ -197,8 +197,29 @@ type Results struct {
 	Adaptive *Adaptive `json:"adaptive,omitempty"`
 	// Shard is set when the run covered one slice of the matrix (--shard).
 	Shard *scenarios.ShardSpec `json:"shard,omitempty"`
+	// Credentials say, per browser, whether the user's credentials were
+	// used: how many requests that should carry them got an answer, and on
+	// how many the browser really sent the session cookie.
+	Credentials []CredentialUse `json:"credentials,omitempty"`
+	// Stopped says why the run stopped before every case ran (the session
+	// was rejected, the target stopped answering); the cases not run are
+	// errors saying so.
+	Stopped string `json:"stopped,omitempty"`
 	// WriteError is set when the outputs could not be written.
 	WriteError error `json:"-"`
+}
+
+// CredentialUse is one browser's use of the user's credentials.
+type CredentialUse struct {
+	Engine string `json:"engine"`
+	// Requests are the requests with the user's credentials that reached
+	// the server (an actual request answered).
+	Requests int `json:"requests"`
+	// CookieSent counts those on which the browser sent the session
+	// cookie (-1 when no cookie was given: header credentials only).
+	CookieSent int `json:"cookieSent"`
+	// Withheld says why the browser did not send it, when it did not.
+	Withheld string `json:"withheld,omitempty"`
 }
 
 // NewCaseResult joins a case, its observations and its judgement.

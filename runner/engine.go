@@ -17,6 +17,7 @@ import (
 	"net/url"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -201,22 +202,73 @@ func (o Options) startTimeout() time.Duration {
 // ParseResolve parses one --resolve value, HOST:ADDR (ADDR an IP address;
 // IPv6 in brackets or bare).
 func ParseResolve(v string) (host, addr string, err error) {
-	host, addr, ok := strings.Cut(v, ":")
-	if !ok || host == "" || addr == "" {
-		return "", "", fmt.Errorf("--resolve %q: write HOST:ADDR, e.g. --resolve api.staging.example.test:127.0.0.1", v)
+	usage := fmt.Errorf("--resolve %q: write HOST:ADDR, or curl's HOST:PORT:ADDR, e.g. --resolve api.staging.example.test:127.0.0.1 or --resolve api.staging.example.test:443:127.0.0.1", scenarios.Visible(v))
+	if strings.HasPrefix(v, "+") || strings.HasPrefix(v, "-") {
+		return "", "", fmt.Errorf("--resolve %q: curl's +HOST and -HOST forms (timeouts, removals) have no meaning here; write HOST:ADDR", scenarios.Visible(v))
+	}
+	host, rest, ok := strings.Cut(v, ":")
+	if !ok || host == "" || rest == "" {
+		return "", "", usage
+	}
+	addr = rest
+	// curl's HOST:PORT:ADDR: a port, then the address (an IPv6 address in
+	// brackets or bare). The mapping covers the host on every port.
+	if port, a, ok := strings.Cut(rest, ":"); ok && port != "" && allDigits(port) {
+		n, err := strconv.Atoi(port)
+		if err != nil || n < 1 || n > 65535 {
+			return "", "", fmt.Errorf("--resolve %q: port %s is not between 1 and 65535", scenarios.Visible(v), scenarios.Visible(port))
+		}
+		addr = a
+	}
+	if strings.Contains(addr, ",") {
+		return "", "", fmt.Errorf("--resolve %q: one address per name (curl's ADDR1,ADDR2 list is not supported)", scenarios.Visible(v))
+	}
+	if strings.HasPrefix(addr, "[") != strings.HasSuffix(addr, "]") {
+		return "", "", usage
 	}
 	addr = strings.TrimSuffix(strings.TrimPrefix(addr, "["), "]")
+	if addr == "" {
+		return "", "", usage
+	}
 	return strings.ToLower(host), addr, checkResolve(host, addr)
 }
 
-func checkResolve(host, addr string) error {
-	if strings.ContainsAny(host, " /*,[]") || net.ParseIP(host) != nil {
-		return fmt.Errorf("--resolve %s:%s: HOST must be a host name such as api.staging.example.test", host, addr)
+func allDigits(s string) bool {
+	for _, r := range s {
+		if r < '0' || r > '9' {
+			return false
+		}
 	}
-	if net.ParseIP(addr) == nil {
-		return fmt.Errorf("--resolve %s:%s: ADDR must be an IP address such as 127.0.0.1 (a port belongs in the target URL)", host, addr)
+	return s != ""
+}
+
+func checkResolve(host, addr string) error {
+	if strings.ContainsAny(host, " /*,[]:@?#\\") || net.ParseIP(host) != nil || !validHostName(host) {
+		return fmt.Errorf("--resolve %s:%s: HOST must be a host name such as api.staging.example.test", scenarios.Visible(host), scenarios.Visible(addr))
+	}
+	if ip := net.ParseIP(addr); ip == nil || strings.Contains(addr, "%") {
+		return fmt.Errorf("--resolve %s:%s: ADDR must be an IP address such as 127.0.0.1 or ::1 (a port belongs in the target URL)", scenarios.Visible(host), scenarios.Visible(addr))
 	}
 	return nil
+}
+
+// validHostName: letters, digits, hyphens, underscores and dots, labels of
+// at most 63 characters, at most 253 in all.
+func validHostName(h string) bool {
+	if len(h) == 0 || len(h) > 253 {
+		return false
+	}
+	for _, label := range strings.Split(strings.TrimSuffix(h, "."), ".") {
+		if label == "" || len(label) > 63 {
+			return false
+		}
+		for _, r := range label {
+			if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // resolveValue is the --resolve flag: repeatable HOST:ADDR into Options.Resolve.

@@ -129,9 +129,18 @@ func Causes(items []Judged, p *Policy, stack string) []Finding {
 		out = append(out, *f)
 	}
 	sort.SliceStable(out, func(i, j int) bool {
-		return severityRank(out[i].Severity) < severityRank(out[j].Severity)
+		return findingRank(out[i]) < findingRank(out[j])
 	})
 	return out
+}
+
+// findingRank orders findings: any site reading the victim's data first,
+// then errors, then warnings.
+func findingRank(f Finding) int {
+	if f.Cause == "credentialed-read" {
+		return -1
+	}
+	return severityRank(f.Severity)
 }
 
 func severityRank(s string) int {
@@ -286,6 +295,16 @@ func (ctx *causeContext) tooPermissive(j Judged, f causeFacts) causeFacts {
 	c, o := j.Case, j.Obs
 	acao, _ := o.Response.Header("access-control-allow-origin")
 	switch {
+	case c.Hostile && c.Request.Credentials == CredentialsInclude && (ctx.reflectsAny || c.HostileKind == "unrelated" || c.HostileKind == "null" || c.HostileKind == "third-party"):
+		// The attacker's own request: any page the victim visits makes the
+		// browser send the victim's cookies, and reads the answer. (A
+		// look-alike that gets in is the origin check's mechanism, below.)
+		f.kind = "credentialed-read"
+		for _, ck := range o.Cookies {
+			if ck.Sent() {
+				f.value = "cookies"
+			}
+		}
 	case c.Family == "credentials":
 		f.kind = "credentials-allowed"
 	case c.Hostile && acao == "*" || ctx.wildcard && c.Hostile:
@@ -455,8 +474,10 @@ func describeCause(f *Finding, facts []causeFacts, p *Policy, caseFix string, sh
 	}
 	statuses := joinInts(f.Statuses)
 	origins := ""
-	if len(f.Origins) > 0 {
-		origins = strings.Join(visibleAll(f.Origins), ", ")
+	if vis := visibleAll(f.Origins); len(vis) > 6 {
+		origins = strings.Join(vis[:6], ", ") + fmt.Sprintf(" and %d more", len(vis)-6)
+	} else if len(vis) > 0 {
+		origins = strings.Join(vis, ", ")
 	}
 	allowed := strings.Join(p.Origins, ", ")
 	text := map[string][2]string{
@@ -506,6 +527,9 @@ func describeCause(f *Finding, facts []causeFacts, p *Policy, caseFix string, sh
 		"credentials-allowed": {"credentialed requests are allowed (Access-Control-Allow-Credentials: true) although the policy says credentials: false" + on,
 			"Do not send Access-Control-Allow-Credentials: true, or set credentials: true in the policy."},
 		"null-allowed": {"the opaque origin null is allowed" + on + ": any page can produce it (a sandboxed iframe, a data: URL)", "Never allow Origin: null; remove \"null\" from the allowed origins."},
+		"credentialed-read": {fmt.Sprintf("any site can read responses sent with the victim's cookies%s: %s got Access-Control-Allow-Origin for %s with Access-Control-Allow-Credentials: true on credentialed requests%s, so a page a signed-in user visits reads their data",
+			on, pluralWord(len(f.Origins), "a hostile origin", "hostile origins"), origins, cookieNote(facts)),
+			fmt.Sprintf("Send Access-Control-Allow-Credentials: true only with an Origin checked against the allowed list (%s), never with one echoed unchecked; a framework's allow-all-origins switch combined with credentials does exactly this (Starlette and FastAPI echo any Origin when a Cookie header is present).", allowed)},
 		"reflect-any-origin": {fmt.Sprintf("the server echoes any Origin back (%s were allowed)%s: any site can read these responses", origins, on),
 			fmt.Sprintf("Compare the Origin with the allowed origins (%s) as exact strings and echo it only when it is one of them.", allowed)},
 		"origin-match": {fmt.Sprintf("the origin check lets in origins the policy refuses (%s)%s: %s", origins, on, originMechanism(kindsOf(facts))),
@@ -537,6 +561,27 @@ func describeCause(f *Finding, facts []causeFacts, p *Policy, caseFix string, sh
 		fix = caseFix
 	}
 	return fmt.Sprintf("%s (%d case%s)", msg, n, pluralS(n)), fix
+}
+
+// cookieNote says whether the victim's cookies travelled on the requests.
+func cookieNote(facts []causeFacts) string {
+	n := 0
+	for _, f := range facts {
+		if f.value == "cookies" {
+			n++
+		}
+	}
+	if n == 0 {
+		return " (no cookie travelled in this browser: with the user's session cookie, these answers carry their data)"
+	}
+	return fmt.Sprintf(" (cookies travelled on %d of %d)", n, len(facts))
+}
+
+func pluralWord(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }
 
 func listRoutes(rs []string) string {

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"hash/fnv"
-	"net/url"
 	"sort"
 	"strings"
 )
@@ -21,54 +20,51 @@ import (
 // adaptive (below it every route is probed in full).
 const AdaptiveMinRoutes = 10
 
-// FingerprintRequests are the requests that fingerprint a route: a simple
-// GET and a preflighted (credentialed when the policy allows credentials)
-// request from the first allowed origin, the same GET from a suffix
-// look-alike origin, and a preflight for a method nobody allows.
-func FingerprintRequests(r Route) []Request {
+// FingerprintSlots name the questions a fingerprint asks, in order.
+var FingerprintSlots = []string{"GET from the allowed origin", "preflighted request", "GET from a look-alike origin", "preflight for an unknown method"}
+
+// Fingerprint picks a route's fingerprint among the route's selected cases:
+// the requests of cases the run sends anyway, so fingerprinting sends
+// nothing the user excluded. Each slot is the first case (by its ID
+// without the route key) that asks that question: a simple GET from the
+// first allowed origin, a preflighted request from it, a GET from the
+// suffix look-alike origin, a preflight for a method the policy does not
+// list, each with credentials when the policy allows them. A slot no
+// selected case fills is absent (nil); routes compare slot by slot.
+func Fingerprint(r Route, selected []Case) []*Request {
 	p := r.Policy
 	allowed := representative(p.Origins[0])
 	creds := CredentialsOmit
 	if p.Credentials {
 		creds = CredentialsInclude
 	}
-	method, headers := "GET", map[string]string{"X-Corscheck-Fingerprint": "1"}
-	for _, m := range r.methods() {
-		if !safelistedMethods[NormalizeMethod(m)] && m != "*" {
-			method, headers = m, map[string]string{}
-			break
+	slots := make([]*Request, len(FingerprintSlots))
+	shapes := make([]string, len(FingerprintSlots))
+	for i := range selected {
+		c := &selected[i]
+		if c.Route != r.Path || c.SkipReason != "" || c.Check != CheckOutcome || len(c.Related) > 0 || c.Request.Credentials != creds {
+			continue
+		}
+		slot := -1
+		switch {
+		case c.Family == "simple" && c.Request.Method == "GET" && c.Request.Origin == allowed:
+			slot = 0
+		case c.Family == "preflight" && c.Request.Origin == allowed:
+			slot = 1
+		case c.Family == "origins" && c.HostileKind == "suffix" && c.Request.Method == "GET":
+			slot = 2
+		case c.Family == "disallowed" && strings.HasPrefix(c.ID, "disallowed.method.") && c.Request.Origin == allowed:
+			slot = 3
+		}
+		if slot < 0 {
+			continue
+		}
+		if shape := CaseShape(*c, r); slots[slot] == nil || shape < shapes[slot] {
+			req := c.Request
+			slots[slot], shapes[slot] = &req, shape
 		}
 	}
-	for _, h := range p.Headers {
-		if h != "*" && !IsSafelistedHeader(h, "x") {
-			headers = map[string]string{h: "1"}
-			break
-		}
-	}
-	return []Request{
-		{URL: r.URL, Origin: allowed, Method: "GET", Headers: map[string]string{}, Credentials: creds},
-		{URL: r.URL, Origin: allowed, Method: method, Headers: headers, Credentials: creds},
-		{URL: r.URL, Origin: suffixLookalike(allowed), Method: "GET", Headers: map[string]string{}, Credentials: creds},
-		{URL: r.URL, Origin: allowed, Method: "CORSCHECK", Headers: map[string]string{}, Credentials: creds},
-	}
-}
-
-// methods are the route's methods (OpenAPI) or its policy's.
-func (r Route) methods() []string {
-	if len(r.Methods) > 0 {
-		return r.Methods
-	}
-	return r.Policy.Methods
-}
-
-// suffixLookalike is https://evil + host: it catches an origin check that
-// reflects anything or matches the end of the host.
-func suffixLookalike(origin string) string {
-	u, err := url.Parse(origin)
-	if err != nil || u.Host == "" {
-		return "https://corscheck-attacker.test"
-	}
-	return u.Scheme + "://evil" + u.Host
+	return slots
 }
 
 // AnswerSignature is the CORS-relevant part of what a browser observed:
@@ -104,6 +100,9 @@ func AnswerSignature(o Observation) string {
 	}
 	return b.String()
 }
+
+// NotAsked is the signature of a fingerprint slot no selected case fills.
+const NotAsked = "-"
 
 // RouteGroup is routes that answered their fingerprint alike under the
 // same policy.
@@ -154,11 +153,14 @@ func stableHash(s string) uint32 {
 
 // describeFingerprint says in words what the group's routes answered.
 func describeFingerprint(sigs []string) string {
-	names := []string{"GET from the allowed origin", "preflighted request", "GET from a look-alike origin", "preflight for an unknown method"}
+	names := FingerprintSlots
 	var parts []string
 	for i, s := range sigs {
 		if i >= len(names) {
 			break
+		}
+		if s == NotAsked {
+			continue
 		}
 		outcome, _, _ := strings.Cut(s, "|")
 		parts = append(parts, names[i]+": "+outcome)

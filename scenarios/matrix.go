@@ -136,6 +136,7 @@ func ExpandWith(p *Policy, target string, d Discovery) ([]Case, error) {
 			}
 		}
 	}
+	ApplyNever(cases, p.Never)
 	if err := checkUniqueIDs(cases); err != nil {
 		return nil, err
 	}
@@ -210,9 +211,13 @@ func (m *matrix) add(c Case) {
 }
 
 // withAuth adds the policy's auth headers (real users' credentials) to a
-// request. The values are ${VAR} references here; the suite fills them in.
+// request from an allowed origin: the real app sends them. A hostile page
+// cannot: it knows none of the user's secrets, and the browser sends only
+// the victim's cookies (ambient credentials), so requests from hostile
+// origins never carry them. The values are ${VAR} references here; the
+// suite fills them in.
 func (m *matrix) withAuth(r Request) Request {
-	if m.p.Auth == nil || len(m.p.Auth.Headers) == 0 {
+	if m.p.Auth == nil || len(m.p.Auth.Headers) == 0 || !m.p.OriginAllowed(r.Origin) {
 		return r
 	}
 	h := copyHeaders(r.Headers)
@@ -286,14 +291,15 @@ func (m *matrix) credentials() {
 	if m.p.Credentials {
 		return
 	}
-	r := m.withAuth(Request{URL: m.target, Origin: m.first, Method: "GET", Headers: map[string]string{}, Credentials: CredentialsInclude})
+	r := m.withAuth(Request{URL: m.target, Origin: m.first, Method: baseMethod(m.route.Methods), Headers: map[string]string{}, Credentials: CredentialsInclude})
 	m.outcome(m.id("credentials.get.include", Slug(m.first)), "credentials",
-		"simple GET with credentials from "+m.first+" (policy: credentials false)", SpecCredentials, r, allowedRole)
+		r.Method+" with credentials from "+m.first+" (policy: credentials false)", SpecCredentials, r, allowedRole)
 }
 
-// get is a simple GET from the first origin, with credentials if allowed.
+// get is a simple GET (the route's base method) from the first origin,
+// with credentials if allowed.
 func (m *matrix) get() Request {
-	return m.withAuth(Request{URL: m.target, Origin: m.first, Method: "GET", Headers: map[string]string{}, Credentials: m.creds[len(m.creds)-1]})
+	return m.withAuth(Request{URL: m.target, Origin: m.first, Method: baseMethod(m.route.Methods), Headers: map[string]string{}, Credentials: m.creds[len(m.creds)-1]})
 }
 
 // expose: each exposed header readable, nothing else readable.
@@ -353,11 +359,11 @@ func (m *matrix) vary() {
 		}
 		r := m.get()
 		r.Origin = o.origin
-		other := r
-		other.Origin = "https://corscheck-attacker.test"
+		other := Request{URL: r.URL, Origin: "https://corscheck-attacker.test", Method: r.Method, Headers: map[string]string{}, Credentials: r.Credentials}
 		if m.p.OriginAllowed(other.Origin) {
 			other.Origin = "null"
 		}
+		other = m.withAuth(other)
 		m.add(Case{ID: m.id("vary.origin", Slug(o.origin)), Family: "vary",
 			Title: "responses whose Access-Control-Allow-Origin depends on the origin carry Vary: Origin, from " + o.origin + m.where(), Spec: SpecVary,
 			Labels: labels("vary", r, "allowed", false), Request: r, Related: []Request{other}, Check: CheckVary,
@@ -428,12 +434,11 @@ func (m *matrix) pathURL(path string) string {
 // origin must still be refused at every hop.
 func (m *matrix) redirect() {
 	for _, cr := range m.creds {
-		get := m.withAuth(Request{URL: m.target, Origin: m.first, Method: "GET", Headers: map[string]string{}, Credentials: cr})
-		m.outcome(m.idEnd("redirect.get", string(cr)), "redirect", "GET that the server redirects, credentials "+string(cr)+", from "+m.first, SpecRedirect, get, allowedRole)
+		get := m.withAuth(Request{URL: m.target, Origin: m.first, Method: baseMethod(m.route.Methods), Headers: map[string]string{}, Credentials: cr})
+		m.outcome(m.idEnd("redirect.get", string(cr)), "redirect", get.Method+" that the server redirects, credentials "+string(cr)+", from "+m.first, SpecRedirect, get, allowedRole)
 		pf := m.withAuth(cacheCandidates(m.p, m.route.Methods, m.target, m.first, cr)[0])
 		m.outcome(m.idEnd("redirect.preflighted", string(cr)), "redirect", pf.Method+" (preflighted) that the server redirects, credentials "+string(cr)+", from "+m.first, SpecRedirect, pf, allowedRole)
-		hostile := get
-		hostile.Origin = "https://corscheck-attacker.test"
+		hostile := Request{URL: get.URL, Origin: "https://corscheck-attacker.test", Method: get.Method, Headers: map[string]string{}, Credentials: cr}
 		if !m.p.OriginAllowed(hostile.Origin) {
 			m.outcome(m.idEnd("redirect.hostile-get", string(cr)), "redirect", "GET that the server redirects, credentials "+string(cr)+", from the unrelated origin "+hostile.Origin,
 				SpecRedirect, hostile, originRole{origin: hostile.Origin, kind: "unrelated", hostile: true})

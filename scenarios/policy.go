@@ -80,6 +80,10 @@ type Policy struct {
 	OpenAPI string `json:"openapi,omitempty"`
 	// PathParams give sample values for path parameters ({id}: 42).
 	PathParams map[string]string `json:"pathParams,omitempty"`
+	// Never names requests corscheck must never send (POST /logout,
+	// DELETE /*): the cases that would send one are skipped, and the run's
+	// plan refuses them whatever asks.
+	Never []NeverRule `json:"never,omitempty"`
 }
 
 // RouteSpec is one entry of paths: a path (or a pattern ending in /*) and,
@@ -173,7 +177,7 @@ func LoadPolicy(path string) (*Policy, error) {
 
 // policyKeys lists every key a policy may have, for typo suggestions.
 var policyKeys = []string{"origins", "methods", "headers", "credentials", "maxAge", "exposeHeaders", "target", "paths",
-	"refuseOrigins", "skip", "resolve", "auth", "expectStatus", "errorPaths", "stack", "openapi", "pathParams"}
+	"refuseOrigins", "skip", "resolve", "auth", "expectStatus", "errorPaths", "stack", "openapi", "pathParams", "never"}
 
 // routeKeys are the keys a route entry of paths may have.
 var routeKeys = []string{"path", "origins", "methods", "headers", "credentials", "maxAge", "exposeHeaders"}
@@ -267,6 +271,8 @@ func ParsePolicy(name string, data []byte) (*Policy, error) {
 				return nil, pp.errAt(v, "openapi: want the path of an OpenAPI file, e.g. openapi: api.yaml")
 			}
 			p.OpenAPI = v.Value
+		case "never":
+			p.Never, err = pp.never(v)
 		case "pathParams":
 			p.PathParams, err = pp.stringMap("pathParams", v, func(k, _ string) error {
 				if !isParamName(k) {
@@ -828,6 +834,28 @@ func (pp parser) stringList(key string, v *yaml.Node, limit int, check func(*yam
 		}
 		dup[strings.ToLower(item.Value)] = true
 		out = append(out, item.Value)
+	}
+	return out, nil
+}
+
+// never reads the never: list: "METHOD /path" strings.
+func (pp parser) never(v *yaml.Node) ([]NeverRule, error) {
+	if v.Kind != yaml.SequenceNode {
+		return nil, pp.errAt(v, "never: want a list such as [\"POST /logout\", \"DELETE /*\"], got %s", describe(v))
+	}
+	if len(v.Content) > MaxSkip {
+		return nil, pp.errAt(v, "never: %d entries; at most %d: use patterns such as \"DELETE /*\"", len(v.Content), MaxSkip)
+	}
+	var out []NeverRule
+	for _, item := range v.Content {
+		if item.Kind != yaml.ScalarNode || item.Tag != "!!str" {
+			return nil, pp.errAt(item, "never: each entry is a string such as \"POST /logout\", got %s", describe(item))
+		}
+		r, err := ParseNeverRule(item.Value)
+		if err != nil {
+			return nil, pp.errAt(item, "never: %v", err)
+		}
+		out = append(out, r)
 	}
 	return out, nil
 }

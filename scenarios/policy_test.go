@@ -137,6 +137,8 @@ func FuzzParsePolicy(f *testing.F) {
 	f.Add([]byte(`{"origins": ["*"], "credentials": true}`))
 	f.Add([]byte("a: &a [x]\nb: [*a, *a]\n"))
 	f.Add([]byte("origins:\n  - https://*.example.com\nskip: [{id: x*, reason: y}]\n"))
+	f.Add([]byte("origins: [https://a.example]\nnever: [\"POST /logout\", \"DELETE /*\", \"/admin/*\", \"PUT,PATCH /x\"]\n"))
+	f.Add([]byte("origins: [https://a.example]\nnever: [POST]\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		p, err := ParsePolicy("fuzz.yaml", data)
 		if err != nil {
@@ -148,8 +150,18 @@ func FuzzParsePolicy(f *testing.F) {
 		if len(p.Origins) == 0 {
 			t.Fatal("accepted a policy with no origins")
 		}
-		if _, err := Expand(p, "http://127.0.0.1:8080/api"); err != nil {
+		cases, err := Expand(p, "http://127.0.0.1:8080/api")
+		if err != nil {
 			t.Fatalf("valid policy, invalid matrix: %v", err)
+		}
+		// Whatever the never: rules, the plan refuses every request they name.
+		plan := NewPlan(cases, p.Never)
+		for _, c := range cases {
+			for _, rule := range p.Never {
+				if rule.Matches(c.Request, c.Route) && plan.Permits(c.Request) == nil {
+					t.Fatalf("never: %s, yet the plan permits %s %s", rule, c.Request.Method, c.Request.URL)
+				}
+			}
 		}
 	})
 }

@@ -108,6 +108,12 @@ func Judge(c Case, obs []Observation) Judgement {
 	return withStatus(c, o, j)
 }
 
+// CanaryCookie is the harmless cookie corscheck puts in the browser's jar
+// for the target's site, so credentialed requests carry a Cookie header as
+// a signed-in victim's do: some servers answer differently then (Starlette
+// echoes any Origin with credentials only when a cookie is present).
+const CanaryCookie = "corscheck_canary"
+
 // withCookies fails a credentialed request the policy allows when CORS let
 // it through but the browser refused to attach a cookie: the app breaks
 // just the same, and no CORS error says why.
@@ -116,7 +122,7 @@ func withCookies(c Case, o Observation, j Judgement) Judgement {
 		return j
 	}
 	for _, ck := range o.Cookies {
-		if ck.Sent() {
+		if ck.Sent() || ck.Name == CanaryCookie {
 			continue
 		}
 		why, fix := CookieReason(ck)

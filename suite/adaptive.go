@@ -27,39 +27,46 @@ type adaptiveGroup struct {
 // sampled member differed. The cases of covered routes are not run; the
 // results say which route covers them and why. Callers: Discover.
 func (s *Session) adapt(ctx context.Context, redirecting map[string]bool) error {
-	if s.Config.Exhaustive || len(s.Routes) < scenarios.AdaptiveMinRoutes {
+	if !s.adaptive() {
 		return nil
 	}
+	routes := s.fingerprintRoutes()
 	var probes []runner.Probe
-	for _, r := range s.Routes {
-		for _, req := range scenarios.FingerprintRequests(r) {
-			f := runner.FetchOf(req)
-			probes = append(probes, runner.Probe{Origin: req.Origin, Fetches: []runner.Fetch{f}})
+	type slot struct {
+		route string
+		slot  int
+	}
+	var owner []slot
+	for _, r := range routes {
+		for i, req := range scenarios.Fingerprint(r, s.Plan().Cases()) {
+			if req != nil {
+				probes = append(probes, s.probeOf(*req))
+				owner = append(owner, slot{r.URL, i})
+			}
 		}
 	}
-	for i := range probes {
-		probes[i] = s.withAuth(probes[i])
-	}
 	if s.Config.Progress != nil {
-		fmt.Fprintf(s.Config.Progress, "corscheck: fingerprinting %d routes (%d requests)\n", len(s.Routes), len(probes))
+		fmt.Fprintf(s.Config.Progress, "corscheck: fingerprinting %d routes (%d requests, each one the run's own cases send)\n", len(routes), len(probes))
 	}
-	obs, err := s.browser.Run(ctx, probes, runner.RunOptions{Timeout: s.Config.Timeout, Setup: s.pageSetup(), Rate: s.Config.Rate})
+	obs, err := s.send(ctx, s.browser, probes, s.runOptions())
 	if err != nil {
 		return err
 	}
 	sigs := map[string][]string{}
-	k := 0
-	for _, r := range s.Routes {
-		for range scenarios.FingerprintRequests(r) {
-			sigs[r.URL] = append(sigs[r.URL], scenarios.AnswerSignature(obs[k][0]))
-			k++
+	for _, r := range routes {
+		sigs[r.URL] = make([]string, len(scenarios.FingerprintSlots))
+		for i := range sigs[r.URL] {
+			sigs[r.URL][i] = scenarios.NotAsked
 		}
+	}
+	for k, o := range owner {
+		sigs[o.route][o.slot] = scenarios.AnswerSignature(obs[k][0])
 	}
 	sample := s.Config.SamplePerGroup
 	if sample < 0 {
 		sample = 0
 	}
-	groups := scenarios.GroupRoutes(s.Routes, sigs, sample)
+	groups := scenarios.GroupRoutes(routes, sigs, sample)
 	only := map[string]bool{}
 	for _, g := range groups {
 		only[g.Routes[0]] = true
@@ -72,8 +79,14 @@ func (s *Session) adapt(ctx context.Context, redirecting map[string]bool) error 
 	}
 	// The representatives and samples, in full, now: a sampled member that
 	// answers differently sends its whole group to the full matrix.
+	var selected []scenarios.Case
+	for _, c := range s.Cases {
+		if s.selects(c) && c.SkipReason == "" {
+			selected = append(selected, c)
+		}
+	}
 	s.mu.Lock()
-	err = s.probe(ctx, s.Cases)
+	err = s.probe(ctx, selected)
 	s.mu.Unlock()
 	if err != nil {
 		return err
@@ -83,7 +96,7 @@ func (s *Session) adapt(ctx context.Context, redirecting map[string]bool) error 
 		routeOf[r.Path] = r
 	}
 	shapes := map[string]map[string]string{} // route URL -> case shape -> signature
-	for _, c := range s.Cases {
+	for _, c := range selected {
 		r := routeOf[c.Route]
 		if shapes[r.URL] == nil {
 			shapes[r.URL] = map[string]string{}
@@ -130,24 +143,6 @@ func (s *Session) signatureOf(c scenarios.Case) string {
 		out += scenarios.AnswerSignature(o) + "\n"
 	}
 	return out
-}
-
-// withAuth puts the auth headers' real values into a probe.
-func (s *Session) withAuth(p runner.Probe) runner.Probe {
-	if s.Auth == nil || len(s.Auth.Headers) == 0 {
-		return p
-	}
-	for k := range p.Fetches {
-		h := map[string]string{}
-		for n, v := range p.Fetches[k].Headers {
-			h[n] = v
-		}
-		for n, v := range s.Auth.Headers {
-			h[n] = v
-		}
-		p.Fetches[k].Headers = h
-	}
-	return p
 }
 
 // routeCoverage fills the results' routes with what the adaptive matrix

@@ -59,6 +59,12 @@ type Config struct {
 	// Shard is "K/N": run only the K-th of N stable slices of the matrix
 	// (corscheck merge combines the shards' outputs).
 	Shard string
+	// Never are --never rules ("POST /logout"), added to the policy's never:.
+	Never []string
+	// NoCanary turns off the canary cookie corscheck puts in the browser's
+	// jar for the target's site (so a Cookie header is present, as for a
+	// signed-in victim).
+	NoCanary bool
 	// BaseDir resolves relative paths (policy, openapi, out): the directory
 	// the user ran the command in (go test runs inside suite/).
 	BaseDir string
@@ -84,6 +90,8 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.IntVar(&c.SamplePerGroup, "sample-per-group", 2, "members of each group of alike routes probed in full besides the representative")
 	fs.StringVar(&c.Shard, "shard", "", "K/N: run the K-th of N stable slices of the matrix (by case ID); corscheck merge combines the shards' --out directories")
 	fs.StringVar(&c.Stack, "stack", "", "your server stack, for the fixes printed under each finding (default: detected from the responses)")
+	fs.Var((*stringList)(&c.Never), "never", "'METHOD /path' corscheck must never send, e.g. 'POST /logout' or 'DELETE /*' (repeatable; added to the policy's never:)")
+	fs.BoolVar(&c.NoCanary, "no-canary", false, "do not put corscheck's canary cookie (corscheck_canary=1) in the browser's jar for the target's site")
 }
 
 // stringList is a repeatable string flag.

@@ -66,8 +66,11 @@ func (s *Session) CheckReachable() error {
 // no answer), the run stops with one line naming the cause in the user's
 // words and the flag that fixes it, instead of hundreds of errored cases.
 func (s *Session) Precheck(ctx context.Context) error {
-	probe := runner.Probe{Origin: firstOrigin(s.Policy), Fetches: []runner.Fetch{{URL: s.Routes[0].URL, Method: "GET", Credentials: scenarios.CredentialsOmit}}}
-	obs, err := s.browser.Run(ctx, []runner.Probe{probe}, runner.RunOptions{Timeout: s.Config.Timeout, Setup: s.pageSetup(), Rate: s.Config.Rate})
+	req, ok := s.precheckRequest()
+	if !ok {
+		return nil // every selected case is skipped: nothing will be sent
+	}
+	obs, err := s.send(ctx, s.browser, []runner.Probe{s.probeOf(req)}, s.runOptions())
 	if err != nil {
 		return err
 	}
@@ -128,19 +131,24 @@ func (s *Session) Discover(ctx context.Context) error {
 	if s.browser == nil {
 		return &EnvError{fmt.Errorf("no browser: StartBrowser was not called")}
 	}
-	probes := make([]runner.Probe, len(s.Routes))
-	for i, r := range s.Routes {
-		probes[i] = runner.Probe{Origin: firstOrigin(s.Policy), Fetches: []runner.Fetch{{URL: r.URL, Method: "GET", Credentials: scenarios.CredentialsOmit}}}
+	reqs := s.discoveryRequests()
+	var probes []runner.Probe
+	var urls []string
+	for _, r := range s.Routes {
+		if req, ok := reqs[r.URL]; ok {
+			probes = append(probes, s.probeOf(req))
+			urls = append(urls, r.URL)
+		}
 	}
-	obs, err := s.browser.Run(ctx, probes, runner.RunOptions{Timeout: s.Config.Timeout, Setup: s.pageSetup(), Rate: s.Config.Rate})
+	obs, err := s.send(ctx, s.browser, probes, s.runOptions())
 	if err != nil {
 		return err
 	}
 	redirecting := map[string]bool{}
-	for i, r := range s.Routes {
+	for i, u := range urls {
 		o := obs[i][0]
 		if len(o.Redirects) > 0 || o.Response != nil && o.Response.Status >= 300 && o.Response.Status < 400 {
-			redirecting[r.URL] = true
+			redirecting[u] = true
 		}
 	}
 	if len(redirecting) > 0 {

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"regexp"
 	"sort"
-	"strings"
 
 	"github.com/onsi/ginkgo/v2"
 	"github.com/onsi/ginkgo/v2/types"
@@ -64,28 +63,15 @@ func (s *Session) Observe(ctx context.Context, c scenarios.Case) ([]scenarios.Ob
 // values in place of the ${VAR} references the matrix carries.
 func (s *Session) probesFor(c scenarios.Case) []runner.Probe {
 	probes := runner.ProbesFor(c)
-	if s.Auth == nil || len(s.Auth.Headers) == 0 {
-		return probes
-	}
 	for i := range probes {
-		for k := range probes[i].Fetches {
-			f := &probes[i].Fetches[k]
-			h := make(map[string]string, len(f.Headers))
-			for name, v := range f.Headers {
-				for an, av := range s.Auth.Headers {
-					if strings.EqualFold(an, name) {
-						v = av
-					}
-				}
-				h[name] = v
-			}
-			f.Headers = h
-		}
+		probes[i] = s.withSecrets(probes[i])
 	}
 	return probes
 }
 
-// probe runs cases in the browser and stores their observations. Callers hold s.mu.
+// probe runs cases in the browser and stores their observations. Callers
+// hold s.mu. When the user's credentials stop working mid-run (watch), the
+// rest is not sent: those cases get "not run" observations naming why.
 func (s *Session) probe(ctx context.Context, cases []scenarios.Case) error {
 	var probes []runner.Probe
 	owner := make([]int, 0, len(cases)) // probe index -> case index
@@ -97,6 +83,9 @@ func (s *Session) probe(ctx context.Context, cases []scenarios.Case) error {
 	}
 	var firstErr error
 	for bi, b := range s.browsers {
+		if s.died != nil {
+			break
+		}
 		if bi > 0 && s.Config.Progress != nil && len(cases) > 1 {
 			fmt.Fprintf(s.Config.Progress, "  now in %s:\n", b.Version())
 			s.judged, s.failures = 0, 0
@@ -106,26 +95,33 @@ func (s *Session) probe(ctx context.Context, cases []scenarios.Case) error {
 		for _, i := range owner {
 			remaining[i]++
 		}
-		obs, err := b.Run(ctx, probes, runner.RunOptions{
-			Timeout: s.Config.Timeout,
-			Rate:    s.Config.Rate,
-			Setup:   s.pageSetup(),
-			OnChunk: func(idx []int, obs [][]scenarios.Observation) {
-				for k, pi := range idx {
-					ci := owner[pi]
-					got[pi] = obs[k]
-					remaining[ci]--
-					if remaining[ci] > 0 {
-						continue
-					}
-					if j := scenarios.Judge(cases[ci], assemble(owner, ci, got)); j.Verdict == scenarios.Fail || j.Verdict == scenarios.Error {
-						s.failures++
-					}
-					s.judged++
+		runCtx, cancel := context.WithCancel(ctx)
+		opts := s.runOptions()
+		opts.OnChunk = func(idx []int, obs [][]scenarios.Observation) {
+			for k, pi := range idx {
+				ci := owner[pi]
+				got[pi] = obs[k]
+				remaining[ci]--
+				if remaining[ci] > 0 {
+					continue
 				}
-				s.progress()
-			},
-		})
+				all := assemble(owner, ci, got)
+				if s.watch(b.Engine(), cases[ci], all); s.died != nil {
+					cancel() // nothing more is sent on a dead session
+				}
+				if j := scenarios.Judge(cases[ci], all); j.Verdict == scenarios.Fail || j.Verdict == scenarios.Error {
+					s.failures++
+				}
+				s.judged++
+			}
+			s.progress()
+		}
+		obs, err := s.send(runCtx, b, probes, opts)
+		cancel()
+		if s.died != nil && ctx.Err() == nil {
+			err = nil
+			fillNotRun(probes, obs, b, "not run: "+s.died.Error())
+		}
 		for i, c := range cases {
 			if all := assemble(owner, i, obs); all != nil {
 				if bi == 0 {
@@ -146,6 +142,23 @@ func (s *Session) probe(ctx context.Context, cases []scenarios.Case) error {
 		fmt.Fprintln(s.Config.Progress)
 	}
 	return firstErr
+}
+
+// fillNotRun gives every fetch that got no observation an error one
+// saying why it was not sent.
+func fillNotRun(probes []runner.Probe, obs [][]scenarios.Observation, b runner.Browser, why string) {
+	for i, p := range probes {
+		if obs[i] != nil {
+			continue
+		}
+		for _, f := range p.Fetches {
+			obs[i] = append(obs[i], scenarios.Observation{
+				Request: scenarios.Request{URL: f.URL, Origin: p.Origin, Method: f.Method, Headers: f.Headers, Credentials: f.Credentials},
+				Outcome: scenarios.Errored, ErrorKind: scenarios.ErrorNotRun, Error: why, Browser: b.Version(), Engine: b.Engine(),
+				ReadableHeaders: map[string]*string{},
+			})
+		}
+	}
 }
 
 // forget drops a recorded case's observations: the spool holds them, and
@@ -242,7 +255,7 @@ func (s *Session) selectedCases() ([]scenarios.Case, error) {
 	}
 	var out []scenarios.Case
 	for _, c := range s.Cases {
-		if c.SkipReason != "" || !filter(c.Labels) || s.focus != nil && !s.focus(c) {
+		if c.SkipReason != "" || !filter(c.Labels) || s.focus != nil && !s.focus(c) || !s.selects(c) {
 			continue
 		}
 		text := specText(c)

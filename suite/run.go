@@ -38,6 +38,8 @@ func (s *Session) Select(f Filter) ([]scenarios.Case, error) {
 	}
 	filter, _ := types.ParseLabelFilter(f.LabelFilter)
 	s.focus = match
+	s.sel = func(c scenarios.Case) bool { return match(c) && filter(c.Labels) }
+	s.plan = nil
 	var out []scenarios.Case
 	for _, c := range s.Cases {
 		if match(c) && filter(c.Labels) {
@@ -96,6 +98,9 @@ func (s *Session) Setup(ctx context.Context) error {
 	if err := s.Precheck(ctx); err != nil {
 		return err
 	}
+	if err := s.CheckSession(ctx); err != nil {
+		return err
+	}
 	return s.Discover(ctx)
 }
 
@@ -145,6 +150,9 @@ func RunInProcess(ctx context.Context, s *Session, f Filter, ginkgoOut io.Writer
 	}
 	if res.WriteError != nil {
 		return res, &EnvError{res.WriteError}
+	}
+	if s.died != nil {
+		return res, &EnvError{s.died}
 	}
 	if !res.Interrupted {
 		if err := s.Meaningful(res, nSelected); err != nil {

@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -55,6 +56,16 @@ type Session struct {
 	interrupt context.Context
 	// focus, when set, limits the specs Define builds (corscheck run --focus).
 	focus func(scenarios.Case) bool
+	// sel is the user's selection (label filter, focus, skip) as a
+	// predicate; plan is what the run may send (see plan.go); sent counts
+	// the fetches sent.
+	sel  func(scenarios.Case) bool
+	plan *scenarios.Plan
+	sent int
+	// live are, per engine, the routes where the user's credentials worked
+	// at the start; died is where they stopped working (credentials.go).
+	live map[string]map[string]bool
+	died *sessionDeath
 
 	spool *spool
 	shard scenarios.ShardSpec
@@ -105,6 +116,13 @@ func Prepare(cfg Config) (*Session, error) {
 	}
 	if err := s.Config.Browser.Validate(); err != nil {
 		return envErr(err)
+	}
+	for _, raw := range cfg.Never {
+		r, err := scenarios.ParseNeverRule(raw)
+		if err != nil {
+			return envErr(fmt.Errorf("--never %v", err))
+		}
+		s.Policy.Never = append(s.Policy.Never, r)
 	}
 	if err := s.mergeResolve(); err != nil {
 		return envErr(err)
@@ -283,12 +301,35 @@ func (s *Session) expand(d scenarios.Discovery) error {
 		return err
 	}
 	s.Routes, s.Cases = routes, s.shard.Shard(cases)
+	s.expectAnonymous()
+	if d.Only == nil {
+		s.plan = nil // rebuilt from this matrix when next asked
+	}
 	for _, r := range routes {
 		if err := checkLoopback(r.URL, s.Config.AllowRemote || s.Config.ListOnly, s.Config.Browser.Resolve); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// expectAnonymous: when the user gave credentials, a request that lacks
+// some of them (an auth header; the cookies, with credentials omit, or from
+// a hostile page that cannot add the user's headers) is answered 401 or 403
+// by an API that needs them. That answer is the API's, expected: the case
+// judges its CORS headers only (can the app read the error? is the attacker
+// refused?), and it is not an error of the run.
+func (s *Session) expectAnonymous() {
+	if s.Auth == nil {
+		return
+	}
+	for i := range s.Cases {
+		c := &s.Cases[i]
+		if s.carriesAll(c.Request) {
+			continue
+		}
+		c.ExpectStatus = append(slices.Clip(c.ExpectStatus), 401, 403)
+	}
 }
 
 // checkLoopback keeps corscheck safe by default: it sends real PUT and
@@ -397,11 +438,23 @@ func (s *Session) Close() {
 }
 
 // pageSetup is what every origin page gets: the auth cookies in its jar,
-// for the host of every route. Cookies default to Secure; SameSite=None on
-// https, as a cross-site app needs them.
+// for the host of every route, and corscheck's canary cookie (unless
+// --no-canary), set first-party as a signed-in user's cookies are. Cookies
+// default to Secure; SameSite=None on https, as a cross-site app needs
+// them. The canary is SameSite=None; Secure everywhere (browsers treat
+// loopback http as secure), so a cross-site credentialed fetch carries it
+// wherever the browser's privacy rules let third-party cookies through.
 func (s *Session) pageSetup() runner.PageSetup {
 	var setup runner.PageSetup
-	if s.Auth == nil {
+	var cookies []scenarios.CookieDef
+	if s.Auth != nil {
+		cookies = append(cookies, s.Auth.Cookies...)
+	}
+	if !s.Config.NoCanary {
+		secure := true
+		cookies = append(cookies, scenarios.CookieDef{Name: scenarios.CanaryCookie, Value: "1", SameSite: "None", Secure: &secure})
+	}
+	if len(cookies) == 0 {
 		return setup
 	}
 	seen := map[string]bool{}
@@ -411,7 +464,7 @@ func (s *Session) pageSetup() runner.PageSetup {
 			continue
 		}
 		seen[u.Scheme+u.Host] = true
-		for _, c := range s.Auth.Cookies {
+		for _, c := range cookies {
 			spec := runner.CookieSpec{Name: c.Name, Value: c.Value, URL: u.Scheme + "://" + u.Host + "/", Path: c.Path, HTTPOnly: c.HTTPOnly, SameSite: c.SameSite}
 			if c.Domain != "" {
 				spec.Domain = c.Domain

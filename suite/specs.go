@@ -153,6 +153,10 @@ func (s *Session) Results(r Report) *reports.Results {
 		}
 	}
 	s.corroborate(res)
+	res.Credentials = s.credentialUse(res)
+	if s.died != nil {
+		res.Stopped = s.died.Error()
+	}
 	res.DurationMs = float64(time.Since(s.Started).Microseconds()) / 1000
 	res.Finish()
 	res.Redact(s.Secrets)

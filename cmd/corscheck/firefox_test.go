@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -93,8 +94,8 @@ func TestInterruptLeavesNoBrowser(t *testing.T) {
 			cmd, tmp, out, stderr := startHangingRun(t, b)
 			start := time.Now()
 			cmd.Process.Signal(syscall.SIGINT)
-			if err := cmd.Wait(); err == nil {
-				t.Error("interrupted run exited 0")
+			if err := cmd.Wait(); exitCode(err) != 130 {
+				t.Errorf("interrupted run: %v, want exit 130 (a CORS failure is 1)", err)
 			}
 			if took := time.Since(start); took > b.stop {
 				t.Errorf("took %s to stop after Ctrl-C", took)
@@ -149,4 +150,16 @@ func TestRunDemoInFirefox(t *testing.T) {
 			t.Fatalf("%s observed by %q", c.ID, c.Observed.Engine)
 		}
 	}
+}
+
+// exitCode is a finished command's exit status (0 without an error).
+func exitCode(err error) int {
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return ee.ExitCode()
+	}
+	if err != nil {
+		return -1
+	}
+	return 0
 }

@@ -96,13 +96,23 @@ Exit status: 0 success (allowed / every case passed), 1 blocked / a case failed,
 2 usage, policy or environment error. Run "corscheck COMMAND -h" for flags.
 `
 
+// exitInterrupted is the exit status after Ctrl-C (SIGINT) or SIGTERM,
+// as shells report a command a signal stopped (128 + SIGINT): never 1, which
+// says the CORS policy failed.
+const exitInterrupted = 130
+
 // exitError carries an exit status up to main.
 type exitError struct {
 	code int
 	err  error
 }
 
-func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Error() string {
+	if e.err == nil {
+		return fmt.Sprintf("exit status %d", e.code)
+	}
+	return e.err.Error()
+}
 
 func usageErr(format string, a ...any) error {
 	return &exitError{2, fmt.Errorf(format, a...)}
@@ -244,24 +254,29 @@ func flagError(fs *flag.FlagSet, err error) error {
 		if best := nearest(name, names); best != "" {
 			hint = fmt.Sprintf("; did you mean --%s?", best)
 		}
-		return fmt.Errorf("%s: unknown flag --%s%s (corscheck %s -h lists the flags)", fs.Name(), name, hint, fs.Name())
+		return fmt.Errorf("%s: unknown flag --%s%s (corscheck %s -h lists the flags)", fs.Name(), scenarios.Visible(name), hint, fs.Name())
 	}
 	if rest, ok := strings.CutPrefix(msg, "invalid value "); ok {
 		// invalid value "10" for flag -timeout: parse error
 		value, after, _ := strings.Cut(rest, " for flag -")
 		name, why, _ := strings.Cut(after, ": ")
 		if f := fs.Lookup(name); f != nil {
-			if _, isDuration := f.Value.(interface{ Get() any }).Get().(time.Duration); isDuration {
-				v := strings.Trim(value, `"`)
-				return fmt.Errorf("--%s %s: a duration needs a unit, e.g. --%s %ss or --%s 500ms", name, v, name, v, name)
+			if g, ok := f.Value.(flag.Getter); ok {
+				if _, isDuration := g.Get().(time.Duration); isDuration {
+					v := strings.Trim(value, `"`)
+					return fmt.Errorf("--%s %s: a duration needs a unit, e.g. --%s %ss or --%s 500ms", name, scenarios.Visible(v), name, scenarios.Visible(v), name)
+				}
 			}
 		}
-		return fmt.Errorf("--%s %s: %s", name, strings.Trim(value, `"`), why)
+		if strings.HasPrefix(why, "--"+name) {
+			return errors.New(scenarios.Visible(why)) // the flag's own message names it already
+		}
+		return fmt.Errorf("--%s %s: %s", name, scenarios.Visible(strings.Trim(value, `"`)), scenarios.Visible(why))
 	}
 	if name, ok := strings.CutPrefix(msg, "flag needs an argument: -"); ok {
-		return fmt.Errorf("--%s needs a value (corscheck %s -h)", name, fs.Name())
+		return fmt.Errorf("--%s needs a value (corscheck %s -h)", scenarios.Visible(name), fs.Name())
 	}
-	return err
+	return errors.New(scenarios.Visible(msg))
 }
 
 // nearest is the candidate closest to s by edit distance (at most 3), or

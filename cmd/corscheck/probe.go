@@ -136,7 +136,10 @@ func cmdProbe(args []string, stdout, stderr io.Writer) error {
 	}
 	obs, err := b.Run(ctx, []runner.Probe{{Origin: *origin, Fetches: fetches}}, runner.RunOptions{Timeout: *timeout, Setup: setup})
 	if err != nil || obs[0] == nil {
-		return &exitError{2, fmt.Errorf("interrupted: %v", err)}
+		if ctx.Err() != nil {
+			return &exitError{exitInterrupted, fmt.Errorf("interrupted: %v", err)}
+		}
+		return &exitError{2, fmt.Errorf("the probe did not finish: %v", err)}
 	}
 	o := obs[0][0]
 	redact := func(s string) string { return reports.RedactText(s, secrets) }

@@ -3,13 +3,15 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strings"
 	"syscall"
 
@@ -18,28 +20,45 @@ import (
 	"github.com/corscheck/corscheck/suite"
 )
 
-func cmdRun(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("run", stderr)
-	cfg := suite.Config{Out: "corscheck-report", Version: toolVersion(), Progress: stderr, ProgressInPlace: isTerminal(stderr)}
-	cfg.RegisterFlags(fs)
-	var f suite.Filter
-	fs.StringVar(&f.LabelFilter, "label-filter", "", "Ginkgo label filter, e.g. 'family:origins && credentials:include'")
-	var focus listFlag
-	fs.Var(&focus, "focus", "run only cases whose ID or title matches this regular expression (repeatable)")
-	list := fs.Bool("list", false, "print the matrix (case IDs per family) and exit without probing")
+// runFlags are corscheck run's flags and the values they set.
+type runFlags struct {
+	fs     *flag.FlagSet
+	cfg    suite.Config
+	filter suite.Filter
+	focus  listFlag
+	list   *bool
+	dryRun *bool
+}
+
+func newRunFlags(stderr io.Writer) *runFlags {
+	rf := &runFlags{fs: newFlagSet("run", stderr)}
+	fs := rf.fs
+	rf.cfg = suite.Config{Out: "corscheck-report", Version: toolVersion(), Progress: stderr, ProgressInPlace: isTerminal(stderr)}
+	rf.cfg.RegisterFlags(fs)
+	fs.StringVar(&rf.filter.LabelFilter, "label-filter", "", "select cases by label, e.g. 'family:origins && credentials:include' or '!method:DELETE && !route:logout' (labels: family:, method:, credentials:, origin:allowed|hostile, hostile:KIND, route:, preflight|simple)")
+	fs.Var(&rf.focus, "focus", "run only cases whose ID or title matches this regular expression (repeatable)")
+	rf.list = fs.Bool("list", false, "print the matrix (case IDs per family) and exit without probing")
+	rf.dryRun = fs.Bool("dry-run", false, "print every request the run would send (method, URL, origin, credentials, headers with secrets redacted) and send none")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: corscheck run [flags]\n\nRuns the conformance matrix for a policy against a target in headless Chrome.\nWith neither --policy nor --target it runs the built-in demo.\nExit status: 0 every case passed, 1 a case failed or errored, 2 usage/policy/environment error.\n\nFlags:")
+		fmt.Fprintln(stderr, "Usage: corscheck run [flags]\n\nRuns the conformance matrix for a policy against a target in headless Chrome.\nWith neither --policy nor --target it runs the built-in demo.\nExit status: 0 every case passed, 1 a case failed or errored, 2 usage/policy/environment error, 130 interrupted (Ctrl-C).\n\nFlags:")
 		fs.PrintDefaults()
 	}
+	return rf
+}
+
+func cmdRun(args []string, stdout, stderr io.Writer) error {
+	rf := newRunFlags(stderr)
+	fs, focus, list, dryRun := rf.fs, &rf.focus, rf.list, rf.dryRun
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
 		return err
 	}
+	cfg, f := rf.cfg, rf.filter
 	if len(pos) > 0 {
 		return usageErr("run takes no arguments (got %q); use --target URL", pos[0])
 	}
-	f.Focus = focus
-	if *list {
+	f.Focus = *focus
+	if *list || *dryRun {
 		cfg.Progress, cfg.ListOnly = nil, true
 	}
 	s, err := suite.Prepare(cfg)
@@ -55,6 +74,14 @@ func cmdRun(args []string, stdout, stderr io.Writer) error {
 		printMatrix(stdout, selected)
 		return nil
 	}
+	if *dryRun {
+		defer s.Close()
+		if _, err := s.Select(f); err != nil {
+			return &exitError{2, err}
+		}
+		printDryRun(stdout, s)
+		return nil
+	}
 	selected, err := s.Select(f)
 	if err != nil {
 		s.Close()
@@ -67,7 +94,13 @@ func cmdRun(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		if res != nil {
 			printFailures(stdout, res)
-			fmt.Fprintln(stdout, suite.Summary(res))
+			for _, l := range suite.CredentialSummary(res) {
+				fmt.Fprintln(stdout, l)
+			}
+			fmt.Fprintf(stdout, "%s · results of the cases that ran: %s\n", suite.Summary(res), filepath.Join(cfg.Out, "results.json"))
+		}
+		if ctx.Err() != nil {
+			return &exitError{exitInterrupted, fmt.Errorf("interrupted: %v", err)}
 		}
 		return &exitError{2, err}
 	}
@@ -75,10 +108,13 @@ func cmdRun(args []string, stdout, stderr io.Writer) error {
 		return &exitError{2, errors.New("the suite did not run (browser failed to start?)")}
 	}
 	printFailures(stdout, res)
+	for _, l := range suite.CredentialSummary(res) {
+		fmt.Fprintln(stdout, l)
+	}
 	report := filepath.Join(cfg.Out, "report.html")
 	fmt.Fprintf(stdout, "%s · report: %s\n", suite.Summary(res), report)
 	if res.Interrupted {
-		return &exitError{1, errors.New("interrupted: partial results written")}
+		return &exitError{exitInterrupted, errors.New("interrupted: partial results written")}
 	}
 	if res.Failing() {
 		return &exitError{1, nil}
@@ -87,24 +123,22 @@ func cmdRun(args []string, stdout, stderr io.Writer) error {
 }
 
 // announce makes the traffic visible: how many requests of which methods
-// go where, with which credentials, at what rate.
+// go where, with which credentials, at what rate, and every request that
+// may change data, with the way to exclude it.
 func announce(w io.Writer, s *suite.Session, selected []scenarios.Case) {
-	methods := map[string]bool{"OPTIONS": true}
+	methods := map[string]bool{}
 	fetches := 0
-	for _, c := range selected {
-		if c.SkipReason == "" {
-			methods[scenarios.NormalizeMethod(c.Request.Method)] = true
-			fetches += c.Observations()
-			for _, r := range c.Related {
-				methods[scenarios.NormalizeMethod(r.Method)] = true
+	plan := s.Plan()
+	for _, c := range plan.Cases() {
+		fetches += c.Observations()
+		for _, r := range append([]scenarios.Request{c.Request}, c.Related...) {
+			methods[scenarios.NormalizeMethod(r.Method)] = true
+			if scenarios.NeedsPreflight(r) {
+				methods["OPTIONS"] = true
 			}
 		}
 	}
-	var ms []string
-	for m := range methods {
-		ms = append(ms, m)
-	}
-	sort.Strings(ms)
+	ms := slices.Sorted(maps.Keys(methods))
 	u, _ := url.Parse(s.Target)
 	extra := ""
 	if n := len(s.Routes); n > 1 {
@@ -121,6 +155,74 @@ func announce(w io.Writer, s *suite.Session, selected []scenarios.Case) {
 	}
 	fmt.Fprintf(w, "corscheck: %d of %d cases selected, up to %d fetches plus preflights to %s (methods %s)%s, empty bodies, query parameter __corscheck marks each\n",
 		len(selected), len(s.Cases), fetches, scenarios.Visible(u.Host), strings.Join(ms, ", "), extra)
+	if unsafe := plan.Unsafe(s.Routes); len(unsafe) > 0 {
+		fmt.Fprintf(w, "  requests that may change data: %s. Exclude any with never: [\"DELETE /*\"] in the policy (or --never 'DELETE /*'); --dry-run lists every request\n",
+			scenarios.Visible(joinLimited(unsafe, 8)))
+	}
+	if len(s.Policy.Never) > 0 {
+		var rules []string
+		for _, r := range s.Policy.Never {
+			rules = append(rules, r.String())
+		}
+		fmt.Fprintf(w, "  never sent: %s\n", scenarios.Visible(strings.Join(rules, ", ")))
+	}
+}
+
+// joinLimited joins at most n items, then says how many more.
+func joinLimited(items []string, n int) string {
+	if len(items) <= n {
+		return strings.Join(items, ", ")
+	}
+	return strings.Join(items[:n], ", ") + fmt.Sprintf(" and %d more", len(items)-n)
+}
+
+// printDryRun lists every request a run would send, in order, with secrets
+// redacted, then the counts by method and route. Nothing is sent.
+func printDryRun(w io.Writer, s *suite.Session) {
+	reqs := s.PlannedRequests()
+	u, _ := url.Parse(s.Target)
+	fmt.Fprintf(w, "corscheck dry run: nothing was sent. A run would send these %d requests to %s (the browser adds an OPTIONS preflight before each one marked preflighted):\n", len(reqs), scenarios.Visible(u.Host))
+	var conditions []string
+	for _, p := range reqs {
+		label := ""
+		if p.Case != "" {
+			label = "  [" + scenarios.Visible(p.Case) + "]"
+		}
+		r := p.Request
+		line := fmt.Sprintf("%-8s %s from %s, credentials %s", scenarios.NormalizeMethod(r.Method), r.URL, r.Origin, r.Credentials)
+		if names := r.HeaderNames(); len(names) > 0 {
+			var hs []string
+			for _, n := range names {
+				hs = append(hs, n+": "+r.Headers[n])
+			}
+			line += ", headers " + strings.Join(hs, "; ")
+		}
+		if scenarios.NeedsPreflight(r) && r.ModeOrDefault() == "cors" {
+			line += ", preflighted"
+		}
+		if p.Conditional != "" {
+			i := slices.Index(conditions, p.Conditional)
+			if i < 0 {
+				i = len(conditions)
+				conditions = append(conditions, p.Conditional)
+			}
+			line += " " + strings.Repeat("*", i+1)
+		}
+		fmt.Fprintf(w, "  %-12s %s%s\n", p.Stage, scenarios.Visible(reports.RedactText(line, s.Secrets)), label)
+	}
+	for i, c := range conditions {
+		fmt.Fprintf(w, "%s sent only %s\n", strings.Repeat("*", i+1), c)
+	}
+	if s.Auth != nil && len(s.Auth.Cookies) > 0 {
+		fmt.Fprintf(w, "cookies in the browser's jar for the target (sent by the browser on credentials include): %d, values redacted\n", len(s.Auth.Cookies))
+	}
+	fmt.Fprintln(w, "By method and route:")
+	for _, l := range suite.PlanSummary(reqs) {
+		fmt.Fprintf(w, "  %s\n", scenarios.Visible(l))
+	}
+	if unsafe := s.Plan().Unsafe(s.Routes); len(unsafe) > 0 {
+		fmt.Fprintf(w, "May change data: %s\n", scenarios.Visible(strings.Join(unsafe, ", ")))
+	}
 }
 
 func printMatrix(w io.Writer, cases []scenarios.Case) {
