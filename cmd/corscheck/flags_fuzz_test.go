@@ -38,4 +38,3 @@ func FuzzRunFlags(f *testing.F) {
 		}
 	})
 }
-
