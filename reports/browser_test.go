@@ -161,11 +161,18 @@ func hostileResults(t *testing.T) *reports.Results {
 // evaluator, and a check that the page made no request and logged nothing.
 func openReport(t *testing.T, file string) (func(string) any, func(), context.Context) {
 	t.Helper()
+	return openReportAt(t, file, 1200, 1600)
+}
+
+// openReportAt is openReport in a window of the given size (390 wide is a
+// phone).
+func openReportAt(t *testing.T, file string, width, height int) (func(string) any, func(), context.Context) {
+	t.Helper()
 	path, err := runner.FindChrome("")
 	if err != nil {
 		t.Fatal(err)
 	}
-	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(path), chromedp.NoSandbox, chromedp.WindowSize(1200, 1600))
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(path), chromedp.NoSandbox, chromedp.WindowSize(width, height))
 	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
 	t.Cleanup(cancel)
 	ctx, cancel2 := chromedp.NewContext(actx)
@@ -305,4 +312,66 @@ func TestLargeReportInChromium(t *testing.T) {
 		t.Errorf("the page has %v img/svg/script elements, want only its own script", n)
 	}
 	check()
+}
+
+// The HTML diff of a release whose only change is a new route group that
+// fails: in headless Chromium at 1400 px and at a phone's 390 px it leads
+// with the failing group (its finding, routes and counts), says the gate
+// fails, never scrolls sideways, and makes no request.
+func TestDiffHTMLInChromium(t *testing.T) {
+	old := &reports.Results{Schema: reports.Schema, Target: "https://api.staging.example.test/v1/items"}
+	for i := 0; i < 1000; i++ {
+		old.Cases = append(old.Cases, reports.CaseResult{ID: fmt.Sprintf("simple.get.path-v1-resource-number-%03d.https-app.example.com", i), Family: "simple", Route: fmt.Sprintf("/v1/resource-number-%03d/items/{id}", i%40), Verdict: scenarios.Pass})
+	}
+	cur := &reports.Results{Schema: reports.Schema, Target: old.Target, Cases: append([]reports.CaseResult(nil), old.Cases...)}
+	f := reports.Finding{ID: "auth-before-cors", Message: "OPTIONS is answered 401 by authentication before CORS runs on routes /admin, /admin/users", Fix: "Let preflights (OPTIONS) through before authentication: answer them in the CORS layer, or exempt OPTIONS from the auth rule."}
+	for i := 0; i < 32; i++ {
+		c := reports.CaseResult{ID: fmt.Sprintf("preflight.method.put.include.path-admin-%d.https-app.example.com", i), Family: "preflight", Route: []string{"/admin", "/admin/users"}[i%2], Verdict: scenarios.Fail}
+		c.Observed.Outcome, c.Observed.CorsError = scenarios.Blocked, "PreflightInvalidStatus"
+		cur.Cases = append(cur.Cases, c)
+		f.Cases = append(f.Cases, c.ID)
+	}
+	for i := 0; i < 40; i++ { // a page of harmless changes after it
+		cur.Cases = append(cur.Cases, reports.CaseResult{ID: fmt.Sprintf("simple.head.path-v1-new-%02d.https-app.example.com", i), Family: "simple", Route: "/v1/new", Verdict: scenarios.Pass})
+	}
+	cur.Findings = []reports.Finding{f}
+	d := reports.Diff(old, cur)
+	page, err := d.HTML()
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), "diff.html")
+	if err := os.WriteFile(file, page, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range []int{1400, 390} {
+		t.Run(fmt.Sprint(w), func(t *testing.T) {
+			eval, check, ctx := openReportAt(t, file, w, 844)
+			if v := eval(`document.getElementById("verdict").innerText`).(string); !strings.Contains(v, "fails the gate") {
+				t.Errorf("the verdict line says %q", v)
+			}
+			first := eval(`document.querySelector(".group").innerText`).(string)
+			for _, want := range []string{"NEW FAILING", "32 cases", "OPTIONS is answered 401", "/admin: 16", "/admin/users: 16", "fix:"} {
+				if !strings.Contains(first, want) {
+					t.Errorf("the first group lacks %q:\n%s", want, first)
+				}
+			}
+			if top := eval(`document.querySelector(".group").getBoundingClientRect().top`).(float64); top > 700 {
+				t.Errorf("the failing group starts %v px down: below the first screen", top)
+			}
+			if shot, err := chromedp.Run(ctx, chromedp.CaptureScreenshot()); err == nil {
+				art := os.Getenv("CORSCHECK_ARTIFACTS")
+				if art == "" {
+					art = filepath.Join("testdata", "artifacts")
+				}
+				os.MkdirAll(art, 0o755)
+				os.WriteFile(filepath.Join(art, fmt.Sprintf("diff-%d.png", w)), shot, 0o644)
+			}
+			eval(`document.querySelectorAll("details").forEach(d => d.open = true)`) // every case ID shown
+			if sw, cw := eval(`document.documentElement.scrollWidth`).(float64), eval(`document.documentElement.clientWidth`).(float64); sw > cw {
+				t.Errorf("the page scrolls sideways at %d px: %v > %v", w, sw, cw)
+			}
+			check()
+		})
+	}
 }

@@ -179,7 +179,8 @@ func TestDiff(t *testing.T) {
 }
 
 // Lost coverage fails the gate on its own; --allow-removed accepts it.
-// New cases are listed and never fail it.
+// New cases are listed; the new ones that fail fail the gate (a new broken
+// route is a regression) unless --allow-new-failures.
 func TestDiffRemovedAndNew(t *testing.T) {
 	old, cur := sample(), sample()
 	cur.Cases = cur.Cases[:1]
@@ -198,8 +199,57 @@ func TestDiffRemovedAndNew(t *testing.T) {
 		t.Fatalf("annotations for allowed removals: %q", a)
 	}
 	back := Diff(cur, old)
-	if back.Failing() || back.Count("new") != len(old.Cases)-1 {
+	bad := 0
+	for _, c := range old.Cases[1:] {
+		if c.Verdict == scenarios.Fail || c.Verdict == scenarios.Error {
+			bad++
+		}
+	}
+	if bad == 0 || !back.Failing() || back.Count("new-failing") != bad || back.Count("new") != len(old.Cases)-1-bad {
 		t.Fatalf("new cases: %s failing=%v", back.Summary(), back.Failing())
+	}
+	back.AllowNewFailures = true
+	if back.Failing() {
+		t.Fatal("--allow-new-failures still fails")
+	}
+}
+
+// A release whose only change is a new route group that fails: the diff
+// fails, and every output lists that group first.
+func TestDiffNewFailingGroupLeads(t *testing.T) {
+	old := &Results{Schema: Schema, Target: "http://127.0.0.1:1"}
+	for i := 0; i < 1000; i++ {
+		old.Cases = append(old.Cases, CaseResult{ID: fmt.Sprintf("simple.get.path-v1-r%03d.https-app.example.com", i), Family: "simple", Route: fmt.Sprintf("/v1/r%03d", i%40), Verdict: scenarios.Pass})
+	}
+	cur := &Results{Schema: Schema, Target: old.Target, Cases: append([]CaseResult(nil), old.Cases...)}
+	cur.Cases[3].Message = "reworded"                                                                                          // no verdict change
+	cur.Cases = append(cur.Cases, CaseResult{ID: "aaa.new.pass", Family: "simple", Route: "/v1/new", Verdict: scenarios.Pass}) // a new passing case
+	f := Finding{ID: "auth-before-cors", Message: "OPTIONS is answered 401 by authentication before CORS runs on routes /admin, /admin/users", Fix: "Let preflights through before authentication."}
+	for i := 0; i < 32; i++ {
+		c := CaseResult{ID: fmt.Sprintf("preflight.method.put.path-admin-%d.https-app.example.com", i), Family: "preflight", Route: []string{"/admin", "/admin/users"}[i%2], Verdict: scenarios.Fail}
+		c.Observed.Outcome, c.Observed.CorsError = scenarios.Blocked, "PreflightInvalidStatus"
+		cur.Cases = append(cur.Cases, c)
+		f.Cases = append(f.Cases, c.ID)
+	}
+	cur.Findings = []Finding{f}
+	d := Diff(old, cur)
+	if !d.Failing() || d.Count("new-failing") != 32 || d.Count("new") != 1 {
+		t.Fatalf("%s failing=%v", d.Summary(), d.Failing())
+	}
+	if text := d.Text(); !strings.HasPrefix(text, "NEW-FAILING  OPTIONS is answered 401") || !strings.Contains(strings.SplitN(text, "\n", 2)[0], "/admin (16), /admin/users (16)") {
+		t.Fatalf("text does not lead with the new failing group:\n%s", text[:min(len(text), 400)])
+	}
+	m := d.Markdown()
+	if i, j := strings.Index(m, "OPTIONS is answered 401"), strings.Index(m, "aaa.new.pass"); i < 0 || j >= 0 && j < i {
+		t.Fatalf("Markdown does not lead with the new failing group:\n%s", m)
+	}
+	page, err := d.HTML()
+	if err != nil {
+		t.Fatal(err)
+	}
+	html := string(page)
+	if i, j := strings.Index(html, "What got worse"), strings.Index(html, "OPTIONS is answered 401"); i < 0 || j < i || strings.Index(html, "aaa.new.pass") < j {
+		t.Fatal("the HTML diff does not lead with what got worse")
 	}
 }
 

@@ -14,16 +14,19 @@ func cmdDiff(args []string, stdout, stderr io.Writer) error {
 	mdOut := fs.String("markdown", "", "also write the diff as Markdown for a pull-request comment (under 60,000 characters)")
 	format := fs.String("format", "text", "stdout format: text, markdown, or github (Markdown to $GITHUB_STEP_SUMMARY, ::error annotations to stdout)")
 	allowRemoved := fs.Bool("allow-removed", false, "do not fail when cases of the old run are missing from the new one (lost coverage)")
+	allowNew := fs.Bool("allow-new-failures", false, "do not fail when cases the old run did not have (a new route, origin or method) fail")
 	policyFile := fs.String("policy", "", "policy file the annotations point at (--format github)")
 	link := fs.String("link", "", "URL or path of the full report, linked from the Markdown")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, `Usage: corscheck diff OLD.json NEW.json [--format text|markdown|github] [--allow-removed] [--html FILE] [--markdown FILE]
 
 Compares two results.json files case by case: regressed (pass -> fail or
-error), removed (in OLD, missing from NEW: lost coverage), reason-changed,
-fixed and new cases.
-Exit status: 1 when a case regressed or cases were removed (unless
---allow-removed), 0 otherwise, 2 on bad input.
+error), new-failing (not in OLD, failing in NEW: a new broken route),
+removed (in OLD, missing from NEW: lost coverage), reason-changed, fixed
+and new cases. What got worse is listed first, grouped by finding and route.
+Exit status: 1 when a case regressed, a new case fails (unless
+--allow-new-failures) or cases were removed (unless --allow-removed),
+0 otherwise, 2 on bad input.
 
 Flags:`)
 		fs.PrintDefaults()
@@ -49,7 +52,7 @@ Flags:`)
 		return &exitError{2, err}
 	}
 	d := reports.Diff(old, cur)
-	d.AllowRemoved = *allowRemoved
+	d.AllowRemoved, d.AllowNewFailures = *allowRemoved, *allowNew
 	markdown := d.MarkdownWithLink(reports.MarkdownLimit, *link)
 	switch *format {
 	case "text":
