@@ -132,3 +132,45 @@ func TestOpenAPIRoutesSendDeclaredMethodsOnly(t *testing.T) {
 		}
 	}
 }
+
+func TestWrongTargets(t *testing.T) {
+	p := samplePolicy(t)
+	if err := TargetIsAllowedOrigin(p, "https://app.example.com/"); err == nil || !strings.Contains(err.Error(), "is one of the policy's allowed origins") {
+		t.Errorf("the app as target: %v", err)
+	}
+	if err := TargetIsAllowedOrigin(p, "https://app.example.com:443/x"); err == nil {
+		t.Error("the app with its default port as target: accepted")
+	}
+	if err := TargetIsAllowedOrigin(p, "https://api.example.com/v1/items"); err != nil {
+		t.Errorf("the API as target: %v", err)
+	}
+	if err := TargetIsAllowedOrigin(&Policy{Origins: []string{"*"}}, "https://api.example.com/"); err != nil {
+		t.Errorf("* allows every origin, the API's too: %v", err)
+	}
+	ops := []Operation{{Path: "/v1/items"}, {Path: "/v1/items/{id}"}}
+	err := RepeatedBasePath("https://api.test/v1/items", ops)
+	if err == nil || !strings.Contains(err.Error(), "would probe /v1/items/v1/items") || !strings.Contains(err.Error(), "--target https://api.test/") {
+		t.Errorf("repeated path: %v", err)
+	}
+	if err := RepeatedBasePath("https://api.test/v1", []Operation{{Path: "/items"}}); err != nil {
+		t.Errorf("a base path: %v", err)
+	}
+	if err := RepeatedBasePath("https://api.test/api/v1", []Operation{{Path: "/v1/health"}}); err == nil || !strings.Contains(err.Error(), "--target https://api.test/api/") {
+		t.Errorf("overlap of one segment: %v", err)
+	}
+	resp := func(status int, ct string, n int64) Observation {
+		return Observation{Request: Request{URL: "https://api.test/v1/items/v1/items"}, Response: &Response{Status: status, Headers: map[string]string{"Content-Type": ct}}, Body: &Body{Bytes: n, Complete: true}}
+	}
+	if err := NotTheAPI([]Observation{resp(404, "text/plain", 9), resp(404, "text/html", 150)}); err == nil || !strings.Contains(err.Error(), "answered 404") {
+		t.Errorf("every route 404: %v", err)
+	}
+	if err := NotTheAPI([]Observation{resp(404, "text/plain", 9), resp(200, "application/json", 2)}); err != nil {
+		t.Errorf("one route serves: %v", err)
+	}
+	if err := NotTheAPI([]Observation{resp(200, "text/html; charset=utf-8", 1520), resp(200, "text/html", 1520)}); err == nil || !strings.Contains(err.Error(), "same HTML page") {
+		t.Errorf("the SPA's catch-all: %v", err)
+	}
+	if err := NotTheAPI([]Observation{resp(200, "text/html", 1520), resp(200, "text/html", 99)}); err != nil {
+		t.Errorf("different HTML pages: %v", err)
+	}
+}

@@ -144,6 +144,13 @@ func (s *Session) Discover(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	var answers []scenarios.Observation
+	for i := range urls {
+		answers = append(answers, obs[i][0])
+	}
+	if err := scenarios.NotTheAPI(answers); err != nil {
+		return &EnvError{err}
+	}
 	redirecting := map[string]bool{}
 	for i, u := range urls {
 		o := obs[i][0]

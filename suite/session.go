@@ -158,6 +158,9 @@ func Prepare(cfg Config) (*Session, error) {
 	if err := s.loadOpenAPI(); err != nil {
 		return envErr(err)
 	}
+	if err := scenarios.TargetIsAllowedOrigin(s.Policy, s.Target); err != nil {
+		return envErr(err)
+	}
 	if err := checkLoopback(s.Target, cfg.AllowRemote || cfg.ListOnly, s.Config.Browser.Resolve); err != nil {
 		return envErr(err)
 	}
@@ -282,6 +285,9 @@ func (s *Session) loadOpenAPI() error {
 		return err
 	}
 	s.Operations = doc.Operations
+	if err := scenarios.RepeatedBasePath(s.Target, doc.Operations); err != nil {
+		return err
+	}
 	if u, err := url.Parse(s.Target); err == nil && (u.Path == "" || u.Path == "/") && doc.BasePath != "" {
 		u.Path = doc.BasePath
 		s.Target = u.String()

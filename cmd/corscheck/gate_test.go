@@ -1,0 +1,67 @@
+package main
+
+import (
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// writeFile writes a test file and returns its path.
+func writeFile(t *testing.T, dir, name, body string) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+
+// Wrong targets are named in one line, exit 2, before the matrix runs:
+// the app itself, an OpenAPI file whose paths repeat the target's path,
+// a URL where every route is 404, and a web app's catch-all page.
+func TestWrongTargets(t *testing.T) {
+	notFound := httptest.NewServer(http.NotFoundHandler())
+	defer notFound.Close()
+	spa := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		fmt.Fprint(w, "<!doctype html><title>app</title><div id=root></div><script src=/main.js></script>")
+	}))
+	defer spa.Close()
+	dir := t.TempDir()
+	openapi := writeFile(t, dir, "api.yaml", `openapi: 3.0.3
+info: {title: t, version: "1"}
+paths:
+  /v1/items:
+    get: {responses: {"200": {description: ok}}}
+  /v1/items/{id}:
+    get: {responses: {"200": {description: ok}}}
+`)
+	cases := []struct {
+		name   string
+		policy string
+		args   []string
+		want   string
+	}{
+		{"the app as target", "origins: [" + spa.URL + "]\n", []string{"--target", spa.URL + "/"}, "is one of the policy's allowed origins"},
+		{"the OpenAPI paths repeat the target's", "origins: [https://app.example.com]\n", []string{"--target", notFound.URL + "/v1/items", "--openapi", openapi}, "--target " + notFound.URL + "/"},
+		{"every route 404", "origins: [https://app.example.com]\npaths: [/v1/items, /v1/orders]\n", []string{"--target", notFound.URL + "/api"}, "answered 404 to a GET from the allowed origin"},
+		{"a web app's catch-all page", "origins: [https://app.example.com]\npaths: [/v1/items, /v1/orders]\n", []string{"--target", spa.URL + "/api"}, "answered the same HTML page"},
+	}
+	for i, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			policy := writeFile(t, dir, fmt.Sprintf("p%d.yaml", i), tc.policy)
+			r := corscheck(t, nil, append([]string{"run", "--policy", policy, "--out", filepath.Join(dir, fmt.Sprint(i))}, tc.args...)...)
+			if r.code != 2 || !strings.Contains(lastLine(r.stderr), tc.want) {
+				t.Fatalf("exit %d, want 2 with %q as the last line:\n%s", r.code, tc.want, r.stderr)
+			}
+			if strings.Count(r.stderr, "corscheck:") > 2 {
+				t.Errorf("more than one error line:\n%s", r.stderr)
+			}
+		})
+	}
+}
