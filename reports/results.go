@@ -522,9 +522,10 @@ var OutputNames = []string{"results.json", "junit.xml", "report.html"}
 
 // WriteAll writes results.json, junit.xml and report.html into dir as one
 // set: all are written to temporary files first, then renamed into place.
-// If a file cannot be written, the previous run's set is removed rather
-// than left to pass for this run's, and the error says so: dir never holds
-// a mix of two runs. results.json (the data as observed) is streamed case
+// If a file cannot be written (a full disk, a quota, a read-only file), the
+// previous run's set is left as it was, no temporary file stays, and the
+// error names the file and the OS's reason: dir never holds a mix of two
+// runs. results.json (the data as observed) is streamed case
 // by case; then r is sanitised in place for the human-facing junit.xml and
 // report.html (DisplayInPlace), so a large run is never held twice.
 func (r *Results) WriteAll(dir string) error {
@@ -607,12 +608,11 @@ func writeStreams(dir string, outs []output) error {
 			os.Remove(t)
 		}
 	}
-	stale := func(cause error) error {
+	// A set that cannot be written whole leaves the previous set as it was
+	// and no temporary file: the error names the file and the OS's reason.
+	failed := func(cause error) error {
 		cleanup()
-		for _, n := range names {
-			os.Remove(filepath.Join(dir, n))
-		}
-		return fmt.Errorf("--out %s: %v; the previous run's %s were removed so they cannot pass for this run's", dir, cause, strings.Join(names, ", "))
+		return fmt.Errorf("--out %s: %v; the previous run's files are left as they were and nothing of this run's was written", dir, cause)
 	}
 	for _, o := range outs {
 		if o.name == "" {
@@ -624,14 +624,14 @@ func writeStreams(dir string, outs []output) error {
 		}
 		tmp, err := writeTemp(dir, o.name, o.write)
 		if err != nil {
-			return stale(fmt.Errorf("write %s: %w", o.name, err))
+			return failed(fmt.Errorf("write %s: %w", filepath.Join(dir, o.name), unwrapPath(err)))
 		}
 		temps[o.name] = tmp
 	}
 	sort.Strings(names)
 	for _, n := range names {
 		if err := os.Rename(temps[n], filepath.Join(dir, n)); err != nil {
-			return stale(fmt.Errorf("rename %s: %w", n, err))
+			return failed(fmt.Errorf("rename %s: %w", filepath.Join(dir, n), unwrapPath(err)))
 		}
 		delete(temps, n)
 	}

@@ -97,6 +97,17 @@ func (bt *batch) fail(ids []int, err error) {
 
 // store keeps a chunk's observations, counts the kinds that got no answer,
 // and says whether a fetch timed out (the page's connections may be held).
+// transient reports whether a probe met a network error (not a timeout,
+// not a CORS verdict): worth one more try before it counts.
+func transient(obs []scenarios.Observation) bool {
+	for _, o := range obs {
+		if o.Outcome == scenarios.Errored && o.ErrorKind == scenarios.ErrorNetwork {
+			return true
+		}
+	}
+	return false
+}
+
 func (bt *batch) store(chunk []int, obs [][]scenarios.Observation) (timedOut bool) {
 	for k, i := range chunk {
 		bt.intern.Observations(obs[k])
@@ -111,9 +122,12 @@ func (bt *batch) store(chunk []int, obs [][]scenarios.Observation) (timedOut boo
 
 // retryLater tries again, after the answer's Retry-After (capped), the
 // probes of a chunk that were answered 429 "too many requests" (or 503
-// with Retry-After): a rate limiter's answer says nothing about CORS. run
-// runs some probes again on the same page under another token.
+// with Retry-After): a rate limiter's answer says nothing about CORS. A
+// probe that met a network error (a reset, a garbled answer) is tried once
+// more at once: one transient error is not a finding. run runs some probes
+// again on the same page under another token.
 func (bt *batch) retryLater(ctx context.Context, chunk []int, run func(runID string, again []int) ([][]scenarios.Observation, error)) {
+	retried := map[int]bool{} // probes tried again after a network error
 	for attempt := 1; attempt <= retries; attempt++ {
 		var again []int
 		wait := time.Duration(0)
@@ -121,6 +135,9 @@ func (bt *batch) retryLater(ctx context.Context, chunk []int, run func(runID str
 			if d, ok := retryable(bt.out[i], retryWait); ok {
 				again = append(again, i)
 				wait = max(wait, d)
+			} else if !retried[i] && transient(bt.out[i]) {
+				again = append(again, i)
+				retried[i] = true
 			}
 		}
 		if len(again) == 0 {

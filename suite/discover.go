@@ -117,11 +117,33 @@ func EnvironmentProblem(o scenarios.Observation, timeout time.Duration) string {
 	case scenarios.ErrorTimeout:
 		return fmt.Sprintf("the target %s did not answer a GET within --timeout %s: check it is up, or raise --timeout", host, timeout)
 	case scenarios.ErrorNetwork:
+		if targetMisbehaved(o.NetError) {
+			// It listens and answered (badly): the run records what it
+			// does to every case, as evidence, and says so at the end.
+			return ""
+		}
 		return fmt.Sprintf("the browser could not reach %s (%s): start the server or fix --target", host, o.NetError)
 	case scenarios.ErrorBrowser:
 		return "the browser failed before reaching the target: " + scenarios.Visible(o.Error)
 	}
 	return ""
+}
+
+// targetMisbehaved reports whether a network error comes from a target
+// that accepted the connection and then answered badly (reset it, closed
+// it, sent garbage or a truncated answer), rather than from one that is
+// not there.
+func targetMisbehaved(netError string) bool {
+	switch netError {
+	case "net::ERR_CONNECTION_RESET", "net::ERR_CONNECTION_CLOSED", "net::ERR_EMPTY_RESPONSE", "net::ERR_INVALID_HTTP_RESPONSE",
+		"net::ERR_RESPONSE_HEADERS_TRUNCATED", "net::ERR_INVALID_CHUNKED_ENCODING", "net::ERR_INCOMPLETE_CHUNKED_ENCODING",
+		"net::ERR_CONTENT_LENGTH_MISMATCH", "net::ERR_HTTP2_PROTOCOL_ERROR", "net::ERR_RESPONSE_HEADERS_MULTIPLE_CONTENT_LENGTH",
+		"net::ERR_INVALID_RESPONSE", "net::ERR_CONTENT_DECODING_FAILED", "net::ERR_HTTP_1_1_REQUIRED",
+		"NS_ERROR_NET_RESET", "NS_ERROR_NET_INTERRUPT", "NS_ERROR_NET_PARTIAL_TRANSFER", "NS_ERROR_CORRUPTED_CONTENT",
+		"NS_ERROR_INVALID_CONTENT_ENCODING", "NS_ERROR_NET_EMPTY_RESPONSE":
+		return true
+	}
+	return false
 }
 
 // Discover learns what the matrix needs from the target before the specs

@@ -124,6 +124,9 @@ func RunInProcess(ctx context.Context, s *Session, f Filter, ginkgoOut io.Writer
 		if ctx.Err() != nil {
 			return s.interrupted()
 		}
+		if s.sent > 0 {
+			return s.stop(err)
+		}
 		return nil, err
 	}
 	selected, err := s.Select(f) // discovery may have added cases
@@ -132,6 +135,7 @@ func RunInProcess(ctx context.Context, s *Session, f Filter, ginkgoOut io.Writer
 		return nil, err
 	}
 	nSelected := len(selected) // the count only: the cases are the session's
+	s.nSelected = nSelected
 	s.interrupt = ctx
 	if ctx.Err() != nil {
 		return s.interrupted()
@@ -160,6 +164,21 @@ func RunInProcess(ctx context.Context, s *Session, f Filter, ginkgoOut io.Writer
 		}
 	}
 	return res, nil
+}
+
+// stop writes the outputs of a run that stopped after it had sent
+// requests but before the matrix ran (the precheck, the session check or
+// discovery named a problem): results.json says why, with every case
+// observed so far, and the error is returned for the exit status.
+func (s *Session) stop(cause error) (*reports.Results, error) {
+	s.stopped = cause.Error()
+	res := s.Results(ginkgo.Report{})
+	if s.Config.Out != "" {
+		if err := res.WriteAll(s.OutDir()); err != nil {
+			return nil, &EnvError{fmt.Errorf("%v; and the outputs could not be written: %v", cause, err)}
+		}
+	}
+	return res, cause
 }
 
 // interrupted writes empty, interrupted results after a Ctrl-C before the specs.
@@ -203,6 +222,30 @@ func (s *Session) Meaningful(res *reports.Results, selected int) error {
 	// environment failed, not the CORS policy.
 	if res.Summary.Errored*10 >= judged*9 && answered*10 < judged {
 		return &EnvError{fmt.Errorf("the target answered only %d of %d cases: it stopped answering after the check (%s)", answered, judged, scenarios.Visible(last))}
+	}
+	// Actual requests: preflights may be answered while every actual
+	// request is reset, garbled or left hanging (the target broke in its
+	// handlers, not in its CORS layer).
+	actualOK, actualFailed := 0, 0
+	netErr := ""
+	for _, c := range res.Cases {
+		o := c.Observed
+		switch {
+		case o.Response != nil && o.Response.Status > 0:
+			actualOK++
+		case o.Outcome == scenarios.Errored && (o.ErrorKind == scenarios.ErrorNetwork || o.ErrorKind == scenarios.ErrorTimeout || o.ErrorKind == scenarios.ErrorNotRun):
+			actualFailed++
+			if netErr == "" && o.NetError != "" {
+				netErr = o.NetError
+			}
+		}
+	}
+	if actualFailed > 0 && actualOK*10 < actualFailed {
+		why := netErr
+		if why == "" {
+			why = "no answer within --timeout"
+		}
+		return &EnvError{fmt.Errorf("the target answered %d of %d actual requests (the others: %s): it is broken behind its CORS layer, not in it; every case is in the results as it happened. Check the server's log for the requests marked __corscheck", actualOK, actualOK+actualFailed, scenarios.Visible(why))}
 	}
 	return nil
 }

@@ -66,6 +66,11 @@ type Session struct {
 	// at the start; died is where they stopped working (credentials.go).
 	live map[string]map[string]bool
 	died *sessionDeath
+	// stopped says why the run stopped before the matrix, once it had sent
+	// something (the outputs still record what ran).
+	stopped string
+	// nSelected is how many cases the run selected (for Meaningful).
+	nSelected int
 
 	spool *spool
 	shard scenarios.ShardSpec

@@ -73,6 +73,11 @@ func Define(s *Session, written func(*reports.Results)) {
 
 	ReportAfterSuite("corscheck results", func(r Report) {
 		res := s.Results(r)
+		if s.nSelected > 0 && !res.Interrupted && res.Stopped == "" {
+			if err := s.Meaningful(res, s.nSelected); err != nil {
+				res.Stopped = err.Error()
+			}
+		}
 		if written != nil {
 			written(res)
 		}
@@ -142,7 +147,7 @@ func (s *Session) Results(r Report) *reports.Results {
 			res.Interrupted = true
 		}
 	}
-	if res.Interrupted {
+	if res.Interrupted || s.stopped != "" {
 		observed := s.Observed()
 		for _, c := range s.Cases {
 			obs, ok := observed[c.ID]
@@ -156,6 +161,9 @@ func (s *Session) Results(r Report) *reports.Results {
 	res.Credentials = s.credentialUse(res)
 	if s.died != nil {
 		res.Stopped = s.died.Error()
+	}
+	if s.stopped != "" {
+		res.Stopped = s.stopped
 	}
 	res.DurationMs = float64(time.Since(s.Started).Microseconds()) / 1000
 	res.Finish()

@@ -67,7 +67,8 @@ func TestRunReadOnlyOut(t *testing.T) {
 }
 
 // The final write failing leaves no mix of two runs: the previous run's
-// files are removed and the run says so (exit 2).
+// files stay as they were, no temporary file is left, and the run says
+// which file and why (exit 2).
 func TestRunFinalWriteFailureLeavesNoMix(t *testing.T) {
 	out := t.TempDir()
 	for _, n := range []string{"results.json", "report.html"} {
@@ -76,12 +77,12 @@ func TestRunFinalWriteFailureLeavesNoMix(t *testing.T) {
 	// junit.xml cannot be replaced: a non-empty directory stands there.
 	os.MkdirAll(filepath.Join(out, "junit.xml", "keep"), 0o755)
 	r := corscheck(t, nil, "run", "--out", out, "--label-filter", "family:simple")
-	if r.code != 2 || !strings.Contains(r.stderr, "junit.xml") || !strings.Contains(r.stderr, "removed") {
-		t.Fatalf("exit %d, want 2 naming junit.xml and the removal:\n%s", r.code, r.stderr)
+	if r.code != 2 || !strings.Contains(r.stderr, filepath.Join(out, "junit.xml")) || !strings.Contains(r.stderr, "left as they were") {
+		t.Fatalf("exit %d, want 2 naming junit.xml and the previous set kept:\n%s", r.code, r.stderr)
 	}
 	for _, n := range []string{"results.json", "report.html"} {
-		if _, err := os.Stat(filepath.Join(out, n)); !os.IsNotExist(err) {
-			t.Errorf("%s is still there: a mix of two runs", n)
+		if b, _ := os.ReadFile(filepath.Join(out, n)); string(b) != "previous run" {
+			t.Errorf("%s changed: a mix of two runs", n)
 		}
 	}
 	entries, _ := os.ReadDir(out)
