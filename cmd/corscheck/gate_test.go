@@ -20,7 +20,6 @@ func writeFile(t *testing.T, dir, name, body string) string {
 	return p
 }
 
-
 // Wrong targets are named in one line, exit 2, before the matrix runs:
 // the app itself, an OpenAPI file whose paths repeat the target's path,
 // a URL where every route is 404, and a web app's catch-all page.
