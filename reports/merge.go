@@ -31,7 +31,9 @@ func Merge(parts []*Results, names []string) (*Results, error) {
 			return nil, fmt.Errorf("%s is not a shard (no --shard K/N): merge combines the shards of one run", names[i])
 		case p.Shard != nil && p.Shard.Count != count:
 			return nil, fmt.Errorf("%s is shard %s but %s is of %d shards: merge the shards of one run", names[i], p.Shard, names[0], count)
-		case p.Target != first.Target:
+		case p.Fixture != first.Fixture:
+			return nil, fmt.Errorf("%s tested the built-in %q, %s tested %q: merge the shards of one run", names[i], p.Fixture, names[0], first.Fixture)
+		case p.Target != first.Target && p.Fixture == "":
 			return nil, fmt.Errorf("%s tested %s, %s tested %s: merge the shards of one run", names[i], p.Target, names[0], first.Target)
 		case !bytes.Equal(policy(p), policy(first)):
 			return nil, fmt.Errorf("%s was run with another policy than %s: merge the shards of one run", names[i], names[0])
@@ -55,7 +57,7 @@ func Merge(parts []*Results, names []string) (*Results, error) {
 		return nil, fmt.Errorf("shard %s missing: give every shard's output (a merged run with a shard missing would pass on cases it never ran)", strings.Join(missing, ", "))
 	}
 	out := &Results{
-		Tool: first.Tool, Browser: first.Browser, Target: first.Target, Policy: first.Policy,
+		Tool: first.Tool, Browser: first.Browser, Target: first.Target, Fixture: first.Fixture, Policy: first.Policy,
 		Insecure: first.Insecure, ChromeArgs: first.ChromeArgs, Resolve: first.Resolve, Routes: first.Routes,
 	}
 	seen := map[string]string{}

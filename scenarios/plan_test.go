@@ -174,3 +174,16 @@ func TestWrongTargets(t *testing.T) {
 		t.Errorf("different HTML pages: %v", err)
 	}
 }
+
+// A pathParams name no route has is an error that suggests the right one.
+func TestCheckPathParams(t *testing.T) {
+	p := &Policy{Origins: []string{"https://a.example"}, PathParams: map[string]string{"idd": "7"}, Paths: []RouteSpec{{Path: "/v1/items/{id}"}}}
+	err := CheckPathParams(p, []Operation{{Path: "/v1/orders/{orderId}"}})
+	if err == nil || !strings.Contains(err.Error(), `"idd" is not a parameter`) || !strings.Contains(err.Error(), `did you mean "id"`) || !strings.Contains(err.Error(), "id, orderId") {
+		t.Fatalf("typo: %v", err)
+	}
+	p.PathParams = map[string]string{"id": "7", "orderId": "9"}
+	if err := CheckPathParams(p, []Operation{{Path: "/v1/orders/{orderId}"}}); err != nil {
+		t.Fatalf("known names: %v", err)
+	}
+}

@@ -1,8 +1,10 @@
 package scenarios
 
 import (
+	"errors"
 	"fmt"
 	"net/url"
+	"sort"
 	"strings"
 )
 
@@ -185,3 +187,60 @@ func routeKey(path string) string {
 }
 
 // RouteNames lists route names, sorted, for findings.
+
+// CheckPathParams refuses pathParams (and --path-param) names that no
+// route's path has: a typo (idd for id) would otherwise fill {id} with a
+// placeholder without a word.
+func CheckPathParams(p *Policy, ops []Operation) error {
+	if len(p.PathParams) == 0 {
+		return nil
+	}
+	known := map[string]bool{}
+	collect := func(path string) {
+		for {
+			i := strings.IndexByte(path, '{')
+			j := strings.IndexByte(path, '}')
+			if i < 0 || j < i {
+				return
+			}
+			known[path[i+1:j]] = true
+			path = path[j+1:]
+		}
+	}
+	for _, op := range ops {
+		collect(op.Path)
+	}
+	for _, r := range p.Paths {
+		collect(r.Path)
+	}
+	names := make([]string, 0, len(known))
+	for n := range known {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range sortedKeys(p.PathParams) {
+		if known[n] {
+			continue
+		}
+		msg := fmt.Sprintf("pathParams: %q is not a parameter of any route's path", Visible(n))
+		if c := Closest(n, names); c != "" {
+			msg += fmt.Sprintf("; did you mean %q?", c)
+		}
+		if len(names) > 0 {
+			msg += " (parameters: " + strings.Join(names, ", ") + ")"
+		} else {
+			msg += " (no route has a {parameter})"
+		}
+		return errors.New(msg)
+	}
+	return nil
+}
+
+func sortedKeys(m map[string]string) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}

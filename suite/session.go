@@ -47,6 +47,8 @@ type Session struct {
 	Operations []scenarios.Operation
 
 	fixture *fixtures.Server
+	// fixtureName is the built-in target's name ("" for a user's target).
+	fixtureName string
 	// browser is the first of browsers: the one discovery and the
 	// precheck use; every browser runs every case.
 	browser  runner.Browser
@@ -152,6 +154,7 @@ func Prepare(cfg Config) (*Session, error) {
 		if cfg.Target != "" {
 			return envErr(errors.New("--fixture and --target both name a target; give one"))
 		}
+		s.fixtureName = name
 		if s.fixture, err = fixtures.Start(name, s.Policy, ""); err != nil {
 			return envErr(err)
 		}
@@ -164,6 +167,9 @@ func Prepare(cfg Config) (*Session, error) {
 		return envErr(err)
 	}
 	if err := scenarios.TargetIsAllowedOrigin(s.Policy, s.Target); err != nil {
+		return envErr(err)
+	}
+	if err := scenarios.CheckPathParams(s.Policy, s.Operations); err != nil {
 		return envErr(err)
 	}
 	if err := checkLoopback(s.Target, cfg.AllowRemote || cfg.ListOnly, s.Config.Browser.Resolve); err != nil {
@@ -270,9 +276,6 @@ func (s *Session) loadOpenAPI() error {
 			file = filepath.Join(filepath.Dir(s.abs(s.Config.PolicyPath)), file)
 		}
 	}
-	if file == "" {
-		return nil
-	}
 	params := map[string]string{}
 	for k, v := range s.Policy.PathParams {
 		params[k] = v
@@ -280,11 +283,16 @@ func (s *Session) loadOpenAPI() error {
 	for _, raw := range s.Config.PathParams {
 		k, v, ok := strings.Cut(raw, "=")
 		if !ok || k == "" {
-			return fmt.Errorf("--path-param %q: write name=value, e.g. --path-param id=42", raw)
+			return fmt.Errorf("--path-param %q: write name=value, e.g. --path-param id=42", scenarios.Visible(raw))
 		}
 		params[k] = v
 	}
-	s.Policy.PathParams = params
+	if len(params) > 0 {
+		s.Policy.PathParams = params
+	}
+	if file == "" {
+		return nil
+	}
 	doc, err := scenarios.LoadOpenAPI(file, params)
 	if err != nil {
 		return err

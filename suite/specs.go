@@ -117,6 +117,7 @@ func (s *Session) Results(r Report) *reports.Results {
 		Tool:       reports.Tool{Name: "corscheck", Version: s.Config.Version},
 		Browser:    s.Browser(),
 		Target:     s.Target,
+		Fixture:    s.fixtureName,
 		Policy:     s.Policy,
 		StartedAt:  s.Started.UTC().Format(time.RFC3339),
 		Insecure:   s.Config.Browser.Insecure,

@@ -124,3 +124,32 @@ func timeless(t *testing.T, path string) string {
 	}
 	return timings.ReplaceAllString(string(data), "T")
 }
+
+// Shards of the built-in demo (no --target: each shard starts the demo on
+// a port of its own) merge into one run of the demo.
+func TestDemoShardsMerge(t *testing.T) {
+	dir := t.TempDir()
+	var shards []string
+	total := 0
+	for _, k := range []string{"1/2", "2/2"} {
+		out := filepath.Join(dir, "shard-"+k[:1])
+		if r := corscheck(t, nil, "run", "--out", out, "--shard", k); r.code != 0 {
+			t.Fatalf("demo shard %s: exit %d\n%s%s", k, r.code, r.stdout, r.stderr)
+		}
+		res, err := reports.ReadResults(filepath.Join(out, "results.json"))
+		if err != nil || res.Fixture != "reference" {
+			t.Fatalf("shard %s: %v, fixture %q", k, err, res.Fixture)
+		}
+		total += len(res.Cases)
+		shards = append(shards, out)
+	}
+	merged := filepath.Join(dir, "merged")
+	r := corscheck(t, nil, append([]string{"merge", "--out", merged}, shards...)...)
+	if r.code != 0 {
+		t.Fatalf("merge of the demo's shards: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	res, err := reports.ReadResults(filepath.Join(merged, "results.json"))
+	if err != nil || len(res.Cases) != total || total < 400 || res.Summary.Passed != total {
+		t.Fatalf("merged demo: %v, %d cases of %d", err, len(res.Cases), total)
+	}
+}
