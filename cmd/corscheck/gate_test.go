@@ -68,12 +68,12 @@ paths:
 // A pathParams (or --path-param) name no route has is exit 2 in one line.
 func TestUnknownPathParam(t *testing.T) {
 	dir := t.TempDir()
-	policy := writeFile(t, dir, "p.yaml", "origins: [https://app.example.com]\npaths: ["/v1/items/{id}"]\npathParams: {idd: \"7\"}\n")
+	policy := writeFile(t, dir, "p.yaml", "origins: [https://app.example.com]\npaths: [\"/v1/items/{id}\"]\npathParams: {idd: \"7\"}\n")
 	r := corscheck(t, nil, "run", "--policy", policy, "--target", "http://127.0.0.1:9/", "--out", dir)
 	if r.code != 2 || !strings.Contains(r.stderr, `"idd" is not a parameter of any route's path; did you mean "id"?`) {
 		t.Fatalf("exit %d\n%s", r.code, r.stderr)
 	}
-	r = corscheck(t, nil, "run", "--policy", writeFile(t, dir, "q.yaml", "origins: [https://app.example.com]\npaths: ["/v1/items/{id}"]\n"),
+	r = corscheck(t, nil, "run", "--policy", writeFile(t, dir, "q.yaml", "origins: [https://app.example.com]\npaths: [\"/v1/items/{id}\"]\n"),
 		"--target", "http://127.0.0.1:9/", "--path-param", "iid=7", "--out", dir)
 	if r.code != 2 || !strings.Contains(r.stderr, `"iid" is not a parameter`) {
 		t.Fatalf("--path-param: exit %d\n%s", r.code, r.stderr)
