@@ -153,25 +153,47 @@ func (s *Session) CheckSession(ctx context.Context) error {
 			return err
 		}
 		live := map[string]bool{}
-		var first *sessionDeath
-		rejected := 0
+		var unauthenticated, forbidden *sessionDeath
+		rejected, withheld, withheldWhy := 0, 0, ""
 		for i, u := range urls {
 			o := obs[i][0]
+			if why := s.withheld(o); why != "" && o.Outcome != scenarios.Errored {
+				withheld++
+				withheldWhy = why
+			}
 			st := answerStatus(o)
+			d := &sessionDeath{engine: b.Engine(), method: scenarios.NormalizeMethod(o.Request.Method), route: pathOnly(u), status: st, cookie: s.withheld(o)}
 			switch {
 			case st == 0:
 				continue // no answer: the precheck and the run report it
-			case st == 401 || st == 403:
+			case st == 401:
 				rejected++
-				if first == nil {
-					first = &sessionDeath{engine: b.Engine(), method: scenarios.NormalizeMethod(o.Request.Method), route: pathOnly(u), status: st, cookie: s.withheld(o)}
+				if unauthenticated == nil {
+					unauthenticated = d
+				}
+			case st == 403:
+				rejected++
+				if forbidden == nil {
+					forbidden = d
 				}
 			default:
 				live[u] = true
 			}
 		}
 		s.live[b.Engine()] = live
-		if len(live) == 0 && first != nil {
+		if withheld > 0 && withheld == len(urls) {
+			// The cookie never left the browser: the session cannot work in
+			// it, whatever the public routes answered.
+			return &EnvError{fmt.Errorf("the session never worked in %s: %s (on all %d routes asked). Serve the app and the API from one site, or run this browser without the session", engineTitle(b.Engine()), withheldWhy, len(urls))}
+		}
+		// A 401 to a request with every credential the user gave means
+		// they authenticate nobody (a 403 may be a route the account may
+		// not use; 403 everywhere is a rejection too).
+		first := unauthenticated
+		if first == nil && len(live) == 0 {
+			first = forbidden
+		}
+		if first != nil {
 			why := first.cookie
 			if why == "" {
 				why = "it expired, is for another environment, or lacks a scope (check it with curl)"
