@@ -169,14 +169,14 @@ type Adaptive struct {
 
 // Results is the whole results.json document.
 type Results struct {
-	Schema     string            `json:"schema"`
-	Tool       Tool              `json:"tool"`
-	Browser    string            `json:"browser"`
-	Target     string            `json:"target"`
+	Schema  string `json:"schema"`
+	Tool    Tool   `json:"tool"`
+	Browser string `json:"browser"`
+	Target  string `json:"target"`
 	// Fixture names the built-in target the run started (the demo, or
 	// --fixture), on a port of its own: shards of it merge although their
 	// targets' ports differ.
-	Fixture string `json:"fixture,omitempty"`
+	Fixture    string            `json:"fixture,omitempty"`
 	Policy     *scenarios.Policy `json:"policy"`
 	StartedAt  string            `json:"startedAt"`
 	DurationMs float64           `json:"durationMs"`
