@@ -75,7 +75,7 @@ func TestSummaryAndFindings(t *testing.T) {
 	if r.Schema != Schema || r.Browser != "HeadlessChrome/156.0.8078.108" {
 		t.Fatalf("header: %q %q", r.Schema, r.Browser)
 	}
-	if len(r.Findings) != 2 || r.Findings[0].ID != "error-timeout" || r.Findings[1].ID != "origin-match" {
+	if len(r.Findings) != 2 || r.Findings[0].ID != "origin-match" || !r.Findings[0].CredentialedRead || r.Findings[1].ID != "error-timeout" {
 		t.Fatalf("findings %+v", r.Findings)
 	}
 	if r.Cases[0].Family != "simple" || r.Cases[1].Family != "preflight" || r.Cases[3].Family != "cache" {

@@ -41,6 +41,10 @@ type Finding struct {
 	Fixes []StackFix `json:"fixes,omitempty"`
 	// Engines are the browsers the finding was seen in (when several ran).
 	Engines []string `json:"engines,omitempty"`
+	// CredentialedRead is true when hostile origins could read answers to
+	// credentialed requests (the victim's cookies): the most severe kind,
+	// listed first.
+	CredentialedRead bool `json:"credentialedRead,omitempty"`
 }
 
 // causeFacts is what one case contributes to its cause.
@@ -53,6 +57,9 @@ type causeFacts struct {
 	origin   string
 	status   int
 	value    string // a header value at fault (a fixed ACAO, an invalid ACAC)
+	// credRead: a hostile origin read a credentialed answer (the victim's
+	// cookies went with it when cookieSent).
+	credRead, cookieSent bool
 }
 
 // causeContext is what the cause model knows across cases.
@@ -125,6 +132,10 @@ func Causes(items []Judged, p *Policy, stack string) []Finding {
 			f.Engines = slices.Sorted(maps.Keys(g.engines))
 		}
 		f.Message, f.Fix = describeCause(f, g.facts, p, f.Fix, len(g.routes) > 1 || multiRoute(items))
+		if lead := credentialedRead(f, g.facts); lead != "" {
+			f.CredentialedRead = true
+			f.Message = lead + f.Message
+		}
 		f.Fixes = FixesFor(f, p, stack)
 		out = append(out, *f)
 	}
@@ -137,7 +148,7 @@ func Causes(items []Judged, p *Policy, stack string) []Finding {
 // findingRank orders findings: any site reading the victim's data first,
 // then errors, then warnings.
 func findingRank(f Finding) int {
-	if f.Cause == "credentialed-read" {
+	if f.CredentialedRead {
 		return -1
 	}
 	return severityRank(f.Severity)
@@ -294,17 +305,15 @@ func (ctx *causeContext) cause(j Judged) (causeFacts, bool) {
 func (ctx *causeContext) tooPermissive(j Judged, f causeFacts) causeFacts {
 	c, o := j.Case, j.Obs
 	acao, _ := o.Response.Header("access-control-allow-origin")
-	switch {
-	case c.Hostile && c.Request.Credentials == CredentialsInclude && (ctx.reflectsAny || c.HostileKind == "unrelated" || c.HostileKind == "null" || c.HostileKind == "third-party"):
-		// The attacker's own request: any page the victim visits makes the
-		// browser send the victim's cookies, and reads the answer. (A
-		// look-alike that gets in is the origin check's mechanism, below.)
-		f.kind = "credentialed-read"
+	if c.Hostile && c.Request.Credentials == CredentialsInclude {
+		// The attacker's own request: a page the victim visits makes the
+		// browser send the victim's cookies, and reads the answer.
+		f.credRead = true
 		for _, ck := range o.Cookies {
-			if ck.Sent() {
-				f.value = "cookies"
-			}
+			f.cookieSent = f.cookieSent || ck.Sent()
 		}
+	}
+	switch {
 	case c.Family == "credentials":
 		f.kind = "credentials-allowed"
 	case c.Hostile && acao == "*" || ctx.wildcard && c.Hostile:
@@ -527,9 +536,6 @@ func describeCause(f *Finding, facts []causeFacts, p *Policy, caseFix string, sh
 		"credentials-allowed": {"credentialed requests are allowed (Access-Control-Allow-Credentials: true) although the policy says credentials: false" + on,
 			"Do not send Access-Control-Allow-Credentials: true, or set credentials: true in the policy."},
 		"null-allowed": {"the opaque origin null is allowed" + on + ": any page can produce it (a sandboxed iframe, a data: URL)", "Never allow Origin: null; remove \"null\" from the allowed origins."},
-		"credentialed-read": {fmt.Sprintf("any site can read responses sent with the victim's cookies%s: %s got Access-Control-Allow-Origin for %s with Access-Control-Allow-Credentials: true on credentialed requests%s, so a page a signed-in user visits reads their data",
-			on, pluralWord(len(f.Origins), "a hostile origin", "hostile origins"), origins, cookieNote(facts)),
-			fmt.Sprintf("Send Access-Control-Allow-Credentials: true only with an Origin checked against the allowed list (%s), never with one echoed unchecked; a framework's allow-all-origins switch combined with credentials does exactly this (Starlette and FastAPI echo any Origin when a Cookie header is present).", allowed)},
 		"reflect-any-origin": {fmt.Sprintf("the server echoes any Origin back (%s were allowed)%s: any site can read these responses", origins, on),
 			fmt.Sprintf("Compare the Origin with the allowed origins (%s) as exact strings and echo it only when it is one of them.", allowed)},
 		"origin-match": {fmt.Sprintf("the origin check lets in origins the policy refuses (%s)%s: %s", origins, on, originMechanism(kindsOf(facts))),
@@ -563,18 +569,38 @@ func describeCause(f *Finding, facts []causeFacts, p *Policy, caseFix string, sh
 	return fmt.Sprintf("%s (%d case%s)", msg, n, pluralS(n)), fix
 }
 
-// cookieNote says whether the victim's cookies travelled on the requests.
-func cookieNote(facts []causeFacts) string {
-	n := 0
-	for _, f := range facts {
-		if f.value == "cookies" {
+// credentialedRead is the lead of a finding whose cases include hostile
+// origins reading credentialed answers: who can read the victim's data,
+// on which routes, and whether the cookies travelled. "" when none.
+func credentialedRead(f *Finding, facts []causeFacts) string {
+	n, sent := 0, 0
+	for _, x := range facts {
+		if x.credRead {
 			n++
+			if x.cookieSent {
+				sent++
+			}
 		}
 	}
 	if n == 0 {
-		return " (no cookie travelled in this browser: with the user's session cookie, these answers carry their data)"
+		return ""
 	}
-	return fmt.Sprintf(" (cookies travelled on %d of %d)", n, len(facts))
+	who := "any site"
+	if f.Cause == "origin-match" {
+		who = "sites whose names pass the origin check"
+	}
+	cookies := fmt.Sprintf("the cookies travelled on %d of %d", sent, n)
+	if sent == 0 {
+		cookies = "no cookie travelled in this browser, but a signed-in user's would"
+	}
+	return fmt.Sprintf("%s can read responses sent with the victim's cookies on %s (%d credentialed request%s read by hostile origins; %s): ", capitalize(who), listRoutes(f.Routes), n, pluralS(n), cookies)
+}
+
+func capitalize(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
 }
 
 func pluralWord(n int, one, many string) string {

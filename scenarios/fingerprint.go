@@ -59,7 +59,13 @@ func Fingerprint(r Route, selected []Case) []*Request {
 		if slot < 0 {
 			continue
 		}
-		if shape := CaseShape(*c, r); slots[slot] == nil || shape < shapes[slot] {
+		// Safe methods first (a fingerprint must not log the user out),
+		// then the smallest shape.
+		shape := CaseShape(*c, r)
+		if m := c.Request.Method; m != "GET" && m != "HEAD" {
+			shape = "~" + shape
+		}
+		if slots[slot] == nil || shape < shapes[slot] {
 			req := c.Request
 			slots[slot], shapes[slot] = &req, shape
 		}

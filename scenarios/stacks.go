@@ -207,7 +207,7 @@ var corsCauses = map[string]bool{
 	"invalid-headers-list": true, "no-cors-on-errors": true, "no-cors-on-actual": true, "no-acao": true,
 	"wildcard-all-origins": true, "wildcard-with-credentials": true, "multiple-acao": true, "invalid-acao": true,
 	"fixed-origin": true, "origin-mismatch": true, "acac-missing": true, "acac-invalid": true, "credentials-allowed": true,
-	"null-allowed": true, "reflect-any-origin": true, "credentialed-read": true, "origin-match": true, "extra-methods": true, "extra-headers": true,
+	"null-allowed": true, "reflect-any-origin": true, "origin-match": true, "extra-methods": true, "extra-headers": true,
 	"expose-missing": true, "expose-extra": true, "max-age": true, "vary-missing": true, "no-cors-for-method": true,
 }
 

@@ -102,7 +102,10 @@ func (s *Session) sessionRequests() map[string]scenarios.Request {
 	allowed := firstOrigin(s.Policy)
 	for _, c := range s.Plan().Cases() {
 		r := c.Request
-		if c.Hostile || r.Origin != allowed || len(c.Related) > 0 || c.Check != scenarios.CheckOutcome || c.Expected.Outcome != scenarios.Allowed || !s.carriesAll(r) {
+		// Safe methods only: the check must not change anything (a POST
+		// /logout would end the very session it checks).
+		safe := r.Method == "GET" || r.Method == "HEAD"
+		if !safe || c.Hostile || r.Origin != allowed || len(c.Related) > 0 || c.Check != scenarios.CheckOutcome || c.Expected.Outcome != scenarios.Allowed || !s.carriesAll(r) {
 			continue
 		}
 		sc := 0

@@ -226,7 +226,7 @@ func (s *Session) Meaningful(res *reports.Results, selected int) error {
 	// Actual requests: preflights may be answered while every actual
 	// request is reset, garbled or left hanging (the target broke in its
 	// handlers, not in its CORS layer).
-	actualOK, actualFailed := 0, 0
+	actualOK, actualFailed, refused := 0, 0, 0
 	netErr := ""
 	for _, c := range res.Cases {
 		o := c.Observed
@@ -238,7 +238,13 @@ func (s *Session) Meaningful(res *reports.Results, selected int) error {
 			if netErr == "" && o.NetError != "" {
 				netErr = o.NetError
 			}
+			if strings.Contains(o.NetError, "REFUSED") {
+				refused++
+			}
 		}
+	}
+	if actualFailed > 0 && actualOK*10 < actualFailed && refused > 0 {
+		return &EnvError{fmt.Errorf("the target answered %d of %d actual requests and then refused connections: it stopped answering after the check (%s)", actualOK, actualOK+actualFailed, scenarios.Visible(netErr))}
 	}
 	if actualFailed > 0 && actualOK*10 < actualFailed {
 		why := netErr

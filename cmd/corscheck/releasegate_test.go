@@ -275,7 +275,7 @@ func TestAttackerWithTheVictimsCookies(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if len(res.Findings) == 0 || res.Findings[0].Cause != "credentialed-read" || !strings.Contains(res.Findings[0].Message, "any site can read responses sent with the victim's cookies") {
+			if len(res.Findings) == 0 || !res.Findings[0].CredentialedRead || !strings.Contains(res.Findings[0].Message, "Any site can read responses sent with the victim's cookies") {
 				t.Fatalf("the first finding is not the credentialed read: %+v", res.Findings[0])
 			}
 			simple := false
@@ -287,7 +287,7 @@ func TestAttackerWithTheVictimsCookies(t *testing.T) {
 			if !simple {
 				t.Errorf("the finding holds no simple GET from a hostile origin: %v", res.Findings[0].Cases)
 			}
-			if !strings.Contains(res.Findings[0].Message, "cookies travelled on") {
+			if !strings.Contains(res.Findings[0].Message, "the cookies travelled on") {
 				t.Errorf("the finding does not say the cookies travelled: %s", res.Findings[0].Message)
 			}
 		})
@@ -302,7 +302,7 @@ func TestAttackerWithTheVictimsCookies(t *testing.T) {
 		t.Fatalf("no canary: exit %d, %v", r.code, err)
 	}
 	for _, f := range res.Findings {
-		if f.Cause == "credentialed-read" {
+		if f.CredentialedRead {
 			t.Errorf("without a cookie the echo does not happen, yet: %s", f.Message)
 		}
 	}
@@ -331,7 +331,7 @@ func TestAttackerSimpleRequestsOnly(t *testing.T) {
 	if err != nil || r.code != 1 {
 		t.Fatalf("exit %d, %v\n%s", r.code, err, lastLines(r.stderr, 3))
 	}
-	if len(res.Findings) == 0 || res.Findings[0].Cause != "credentialed-read" {
+	if len(res.Findings) == 0 || !res.Findings[0].CredentialedRead {
 		t.Fatalf("the first finding is not the credentialed read: %+v", res.Findings)
 	}
 	if len(res.Findings[0].Routes) == 0 || res.Findings[0].Routes[0] != "/api" {
