@@ -13,7 +13,9 @@ import (
 	"testing"
 	"unicode/utf8"
 
+	"github.com/corscheck/corscheck/diagnosis"
 	"github.com/corscheck/corscheck/scenarios"
+	_ "github.com/corscheck/corscheck/stacks"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files")
@@ -438,7 +440,7 @@ func TestSpooledResultGetsItsStackSnippet(t *testing.T) {
 		CorsError: "PreflightMissingAllowOriginHeader",
 		Preflight: &scenarios.Exchange{Status: 204, ResponseHeaders: map[string]string{}},
 	}
-	e := scenarios.Explain(o)
+	e := diagnosis.Explain(o)
 	if len(e.Snippets) < 2 {
 		t.Fatalf("the sample needs snippets in several stacks: %+v", e)
 	}

@@ -16,6 +16,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/corscheck/corscheck/diagnosis"
 	"github.com/corscheck/corscheck/scenarios"
 )
 
@@ -137,8 +138,8 @@ func (c *CaseResult) Intern(in *scenarios.Interner) {
 }
 
 // Finding is one server behaviour behind failing cases (the cause model
-// of scenarios.Causes).
-type Finding = scenarios.Finding
+// of diagnosis.Causes).
+type Finding = diagnosis.Finding
 
 // Route is one route of the run, for the route view.
 type Route struct {
@@ -239,7 +240,7 @@ func NewCaseResult(c scenarios.Case, obs []scenarios.Observation, j scenarios.Ju
 		r.Repeats = obs[1:n]
 		r.Related = obs[n:]
 		if obs[0].Outcome == scenarios.Blocked || j.Verdict == scenarios.Fail {
-			e := scenarios.Explain(obs[0])
+			e := diagnosis.Explain(obs[0])
 			r.Explanation = &e
 		}
 	} else {
@@ -277,14 +278,14 @@ func (r *Results) Finish() {
 			r.Browser = c.Observed.Browser
 		}
 	}
-	items := make([]scenarios.Judged, len(r.Cases))
+	items := make([]diagnosis.Judged, len(r.Cases))
 	var obs []scenarios.Observation
 	for i, c := range r.Cases {
 		items[i] = c.judged()
 		obs = append(obs, c.Observed)
 	}
 	if r.Stack == "" {
-		if d, ok := scenarios.DetectStack(obs); ok {
+		if d, ok := diagnosis.DetectStack(obs); ok {
 			r.Stack, r.StackEvidence = d.Stack, d.Evidence
 		}
 	}
@@ -292,7 +293,7 @@ func (r *Results) Finish() {
 	if policy == nil {
 		policy = &scenarios.Policy{}
 	}
-	r.Findings = append(statusFindings(r.Cases), scenarios.Causes(items, policy, r.Stack)...)
+	r.Findings = append(statusFindings(r.Cases), diagnosis.Causes(items, policy, r.Stack)...)
 	r.coverFindings()
 	r.trimSnippets()
 }
@@ -310,7 +311,7 @@ func (r *Results) trimSnippets() {
 		}
 		snippets := e.Snippets
 		if snippets == nil && r.Stack != "" {
-			snippets = scenarios.Explain(r.Cases[i].Observed).Snippets
+			snippets = diagnosis.Explain(r.Cases[i].Observed).Snippets
 		}
 		var keep map[string]string
 		if v, ok := snippets[r.Stack]; ok && r.Stack != "" {
@@ -370,14 +371,14 @@ func (r *Results) coverFindings() {
 }
 
 // judged is the case as the cause model reads it.
-func (c CaseResult) judged() scenarios.Judged {
+func (c CaseResult) judged() diagnosis.Judged {
 	kind := ""
 	for _, l := range c.Labels {
 		if k, ok := strings.CutPrefix(l, "hostile:"); ok {
 			kind = k
 		}
 	}
-	return scenarios.Judged{
+	return diagnosis.Judged{
 		Case: scenarios.Case{ID: c.ID, Family: c.Family, Title: c.Title, Labels: c.Labels, Request: c.Request, Route: c.Route,
 			Hostile: hasLabel(c.Labels, "origin:hostile"), HostileKind: kind, Check: c.Check, Expected: c.Expected, Severity: c.Severity},
 		Obs:       c.Observed,
@@ -441,7 +442,7 @@ func wereWas(n int) string {
 }
 
 // routeName is the route a case probed, for findings.
-func routeName(c CaseResult) string { return scenarios.RouteName(c.Route, c.Request.URL) }
+func routeName(c CaseResult) string { return diagnosis.RouteName(c.Route, c.Request.URL) }
 
 // familyThenID is the report order: by family, then by case ID.
 func familyThenID(famA, idA, famB, idB string) bool {

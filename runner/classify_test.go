@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"testing"
 
+	"github.com/corscheck/corscheck/diagnosis"
 	"github.com/corscheck/corscheck/scenarios"
 )
 
@@ -23,7 +24,7 @@ func TestUnknownCorsErrorIsKeptVerbatim(t *testing.T) {
 	if ob.Outcome != scenarios.Blocked || ob.CorsError != "SomeFutureCorsError" || ob.FailedParameter != "x-new" {
 		t.Fatalf("got %v %q %q, want blocked SomeFutureCorsError x-new", ob.Outcome, ob.CorsError, ob.FailedParameter)
 	}
-	if e := scenarios.Explain(ob); e.Sentence == "" || e.Fix == "" {
+	if e := diagnosis.Explain(ob); e.Sentence == "" || e.Fix == "" {
 		t.Fatalf("unknown corsError must still be explained: %+v", e)
 	}
 }

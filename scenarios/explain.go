@@ -123,8 +123,9 @@ func KnownCorsErrors() []CorsError {
 }
 
 // Explain turns an observation into a sentence, the header at fault and a
-// fix, with snippets for common stacks. Unknown corsError values (a newer
-// Chrome) get a generic explanation that still names the value.
+// fix (diagnosis.Explain adds each stack's snippet). Unknown corsError
+// values (a newer Chrome) get a generic explanation that still names the
+// value.
 func Explain(o Observation) Explanation {
 	switch o.Outcome {
 	case Allowed:
@@ -190,7 +191,6 @@ func Explain(o Observation) Explanation {
 		Sentence: sentence,
 		Header:   row.header,
 		Fix:      fill(row.fix),
-		Snippets: observationSnippets(key, o),
 	}
 	return e
 }
@@ -250,50 +250,4 @@ func errorFix(o Observation) string {
 		return "The browser failed, not the server: run again; if it repeats, check the browser with corscheck probe."
 	}
 	return ""
-}
-
-// explainCauses maps a corsError to the cause whose stack fixes apply.
-var explainCauses = map[CorsError]string{
-	"MissingAllowOriginHeader": "no-acao", "AllowOriginMismatch": "origin-mismatch", "MultipleAllowOriginValues": "multiple-acao",
-	"InvalidAllowOriginValue": "invalid-acao", "WildcardOriginNotAllowed": "wildcard-with-credentials", "InvalidAllowCredentials": "acac-invalid",
-	"PreflightDisallowedRedirect": "preflight-redirect", "MethodDisallowedByPreflightResponse": "methods-missing",
-	"HeaderDisallowedByPreflightResponse": "headers-missing", "InvalidAllowMethodsPreflightResponse": "invalid-methods-list",
-	"InvalidAllowHeadersPreflightResponse": "invalid-headers-list",
-}
-
-// observationSnippets are the stack fixes for one blocked fetch: the
-// stacks' CORS configuration for a policy that allows exactly that request.
-func observationSnippets(ce CorsError, o Observation) map[string]string {
-	cause, ok := explainCauses[ce]
-	if !ok {
-		cause, ok = explainCauses[CorsError(strings.TrimPrefix(string(ce), "Preflight"))]
-	}
-	if ce == "PreflightInvalidStatus" || ce == "PreflightMissingAllowOriginHeader" && o.Preflight != nil && o.Preflight.Status >= 300 {
-		cause, ok = "auth-before-cors", true
-		if o.Preflight != nil && (o.Preflight.Status == 404 || o.Preflight.Status == 405) {
-			cause = "options-not-routed"
-		}
-	}
-	if !ok || o.Request.Origin == "" {
-		return nil
-	}
-	p := &Policy{Origins: []string{o.Request.Origin}, Methods: []string{"GET", "POST"}, Credentials: o.Request.Credentials == CredentialsInclude}
-	if m := NormalizeMethod(o.Request.Method); !contains(p.Methods, m) && !strings.ContainsAny(m, " ,") {
-		p.Methods = append(p.Methods, m)
-	}
-	for _, h := range o.Request.HeaderNames() {
-		if !IsSafelistedHeader(h, o.Request.Headers[h]) {
-			p.Headers = append(p.Headers, h)
-		}
-	}
-	age := 600
-	p.MaxAge = &age
-	out := map[string]string{}
-	for _, fx := range FixesFor(&Finding{Cause: cause}, p, "") {
-		out[fx.Stack] = fx.Snippet
-	}
-	if len(out) == 0 {
-		return nil
-	}
-	return out
 }

@@ -75,6 +75,9 @@ type Policy struct {
 	ErrorPaths map[int]string `json:"errorPaths,omitempty"`
 	// Stack names the server stack whose fixes to show (nginx, apache, ...).
 	Stack string `json:"stack,omitempty"`
+	// StackAt is where the policy names it (file:line), for the error when
+	// no stack has that name (the stacks are known to package diagnosis).
+	StackAt string `json:"-"`
 	// OpenAPI is an OpenAPI file whose operations are routes (relative to
 	// the policy file).
 	OpenAPI string `json:"openapi,omitempty"`
@@ -266,6 +269,7 @@ func ParsePolicy(name string, data []byte) (*Policy, error) {
 			p.ErrorPaths, err = pp.errorPaths(v)
 		case "stack":
 			p.Stack, err = pp.stack(v)
+			p.StackAt = fmt.Sprintf("%s:%d", name, v.Line)
 		case "openapi":
 			if v.Kind != yaml.ScalarNode || v.Tag != "!!str" || v.Value == "" {
 				return nil, pp.errAt(v, "openapi: want the path of an OpenAPI file, e.g. openapi: api.yaml")
@@ -640,8 +644,8 @@ func (pp parser) stack(v *yaml.Node) (string, error) {
 	if v.Kind != yaml.ScalarNode || v.Tag != "!!str" {
 		return "", pp.errAt(v, "stack: want a stack name such as nginx")
 	}
-	if err := CheckStack(v.Value); err != nil {
-		return "", pp.errAt(v, "stack: %v", err)
+	if strings.TrimSpace(v.Value) == "" {
+		return "", pp.errAt(v, "stack: want a stack name such as nginx")
 	}
 	return v.Value, nil
 }

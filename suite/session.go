@@ -17,10 +17,13 @@ import (
 	"sync"
 	"time"
 
+	"github.com/corscheck/corscheck/diagnosis"
 	"github.com/corscheck/corscheck/fixtures"
 	"github.com/corscheck/corscheck/reports"
 	"github.com/corscheck/corscheck/runner"
 	"github.com/corscheck/corscheck/scenarios"
+	// Every stack's detection, causes and snippets register themselves.
+	_ "github.com/corscheck/corscheck/stacks"
 )
 
 // EnvError is a usage, policy or environment problem found before any case
@@ -137,9 +140,14 @@ func Prepare(cfg Config) (*Session, error) {
 	if err := s.resolveAuth(); err != nil {
 		return envErr(err)
 	}
+	if s.Policy.Stack != "" {
+		if err := diagnosis.CheckStack(s.Policy.Stack); err != nil {
+			return envErr(fmt.Errorf("%s: stack: %w", s.Policy.StackAt, err))
+		}
+	}
 	if s.Config.Stack == "" {
 		s.Config.Stack = s.Policy.Stack
-	} else if err := scenarios.CheckStack(s.Config.Stack); err != nil {
+	} else if err := diagnosis.CheckStack(s.Config.Stack); err != nil {
 		return envErr(fmt.Errorf("--stack: %w", err))
 	}
 	s.Target = cfg.Target

@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/corscheck/corscheck/diagnosis"
 	"github.com/corscheck/corscheck/reports"
 	"github.com/corscheck/corscheck/runner"
 	"github.com/corscheck/corscheck/scenarios"
@@ -153,7 +154,7 @@ func cmdProbe(args []string, stdout, stderr io.Writer) error {
 			PreflightsSent *int                    `json:"preflightsSent,omitempty"`
 		}{Observation: o}
 		if o.Outcome != scenarios.Allowed {
-			e := scenarios.Explain(o)
+			e := diagnosis.Explain(o)
 			out.Explanation = &e
 		}
 		if *repeat > 1 {
@@ -275,7 +276,7 @@ func printObservation(w io.Writer, o scenarios.Observation) {
 		verdict = "ERROR"
 	}
 	fmt.Fprintf(w, "%s  %s %s from %s (credentials %s)\n", verdict, r.Method, r.URL, r.Origin, r.Credentials)
-	e := scenarios.Explain(o)
+	e := diagnosis.Explain(o)
 	switch o.Outcome {
 	case scenarios.Blocked:
 		if o.ConsoleMessage != "" {

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/corscheck/corscheck/diagnosis"
 	"github.com/corscheck/corscheck/reports"
 	"github.com/corscheck/corscheck/scenarios"
 	"github.com/corscheck/corscheck/suite"
@@ -298,7 +299,7 @@ func printFailures(w io.Writer, res *reports.Results) {
 	}
 }
 
-func stackNames(fixes []scenarios.StackFix) []string {
+func stackNames(fixes []diagnosis.StackFix) []string {
 	var out []string
 	for _, fx := range fixes {
 		if len(out) == 6 {

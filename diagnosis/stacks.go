@@ -1,7 +1,8 @@
-package scenarios
+package diagnosis
 
 import (
 	"fmt"
+	"github.com/corscheck/corscheck/scenarios"
 	"regexp"
 	"sort"
 	"strings"
@@ -40,7 +41,7 @@ type Stack struct {
 	// Verified: a fixture runs this stack here and tests prove its snippets.
 	Verified bool
 	// Fix is the stack's fix for a cause, under a policy.
-	Fix func(cause string, f *Finding, p *Policy) (StackFix, bool)
+	Fix func(cause string, f *Finding, p *scenarios.Policy) (StackFix, bool)
 }
 
 // DetectRule recognises a stack from one response header.
@@ -58,7 +59,7 @@ var Stacks = []*Stack{}
 var stackOrder = []string{"nginx", "apache", "caddy", "haproxy", "express", "go-rs-cors", "go-chi-cors", "gorilla-handlers", "echo", "gin-cors", "fiber",
 	"aspnetcore", "spring", "django", "flask", "fastapi", "rails", "go", "envoy", "cloudflare", "aws"}
 
-func registerStack(s *Stack) *Stack {
+func Register(s *Stack) *Stack {
 	Stacks = append(Stacks, s)
 	rank := func(name string) int {
 		for i, n := range stackOrder {
@@ -100,7 +101,7 @@ func CheckStack(name string) error {
 		for _, s := range Stacks {
 			names = append(names, s.Name)
 		}
-		if c := Closest(name, names); c != "" {
+		if c := scenarios.Closest(name, names); c != "" {
 			msg += fmt.Sprintf("; did you mean %q?", c)
 		}
 		return fmt.Errorf("%s (stacks: %s)", msg, strings.Join(StackNames(), ", "))
@@ -118,14 +119,14 @@ type Detection struct {
 // the stack whose rules match the most responses, with the header that
 // gave it away. A proxy and an app can both show; the proxy (the layer
 // that answers first) wins on ties.
-func DetectStack(obs []Observation) (Detection, bool) {
+func DetectStack(obs []scenarios.Observation) (Detection, bool) {
 	score := map[string]int{}
 	evidence := map[string]string{}
 	seen := map[string]bool{}
 	check := func(h map[string]string) {
 		for _, s := range Stacks {
 			for _, r := range s.Detect {
-				v, ok := lookup(h, r.Header)
+				v, ok := scenarios.HeaderLookup(h, r.Header)
 				if !ok || !r.Match.MatchString(v) {
 					continue
 				}
@@ -133,7 +134,7 @@ func DetectStack(obs []Observation) (Detection, bool) {
 				if !seen[key] {
 					seen[key] = true
 					if evidence[s.Name] == "" {
-						evidence[s.Name] = Visible(r.Header + ": " + v)
+						evidence[s.Name] = scenarios.Visible(r.Header + ": " + v)
 					}
 				}
 				score[s.Name]++
@@ -163,7 +164,7 @@ func DetectStack(obs []Observation) (Detection, bool) {
 
 // FixesFor is a finding's fix in every stack that has one: the chosen
 // stack first (--stack, the policy's stack:, or the detected one).
-func FixesFor(f *Finding, p *Policy, stack string) []StackFix {
+func FixesFor(f *Finding, p *scenarios.Policy, stack string) []StackFix {
 	var out []StackFix
 	for _, s := range Stacks {
 		if s.Fix == nil {
@@ -199,6 +200,16 @@ func joinParts(parts []SnippetPart) string {
 	return b.String()
 }
 
+// CORSCauses lists the causes a stack's complete CORS configuration fixes.
+func CORSCauses() []string {
+	out := make([]string, 0, len(corsCauses))
+	for c := range corsCauses {
+		out = append(out, c)
+	}
+	sort.Strings(out)
+	return out
+}
+
 // corsCauses are the causes a stack's CORS configuration fixes: a stack
 // whose Fix answers these with its complete configuration.
 var corsCauses = map[string]bool{
@@ -209,43 +220,4 @@ var corsCauses = map[string]bool{
 	"fixed-origin": true, "origin-mismatch": true, "acac-missing": true, "acac-invalid": true, "credentials-allowed": true,
 	"null-allowed": true, "reflect-any-origin": true, "origin-match": true, "extra-methods": true, "extra-headers": true,
 	"expose-missing": true, "expose-extra": true, "max-age": true, "vary-missing": true, "no-cors-for-method": true,
-}
-
-// policyList is a policy list for a config: the allowed request headers,
-// methods (with OPTIONS) or exposed headers.
-func exposed(p *Policy) []string {
-	var out []string
-	for _, h := range p.ExposeHeaders {
-		if h != "*" {
-			out = append(out, h)
-		}
-	}
-	return out
-}
-
-// exactOrigins are the policy's origins without patterns, for stacks that
-// match exact strings.
-func exactOrigins(p *Policy) []string {
-	var out []string
-	for _, o := range p.Origins {
-		if o != "*" && !strings.Contains(o, "*") {
-			out = append(out, o)
-		}
-	}
-	return out
-}
-
-// originRegexp is an anchored regular expression matching the policy's
-// origins exactly (dots escaped; *.domain patterns as one or more labels).
-func originRegexp(p *Policy) string {
-	var alts []string
-	for _, o := range p.Origins {
-		if o == "*" {
-			return "^.*$"
-		}
-		q := regexp.QuoteMeta(o)
-		q = strings.Replace(q, `://\*\.`, `://([a-z0-9-]+\.)+`, 1)
-		alts = append(alts, q)
-	}
-	return "^(" + strings.Join(alts, "|") + ")$"
 }

@@ -1,7 +1,8 @@
-package scenarios
+package diagnosis
 
 import (
 	"fmt"
+	"github.com/corscheck/corscheck/scenarios"
 	"maps"
 	"net/url"
 	"slices"
@@ -13,9 +14,9 @@ import (
 // Judged is one case with its observation and judgement, as the cause
 // model reads it.
 type Judged struct {
-	Case Case
-	Obs  Observation
-	Judgement
+	Case scenarios.Case
+	Obs  scenarios.Observation
+	scenarios.Judgement
 }
 
 // Finding is one server behaviour that made cases fail, derived from the
@@ -83,7 +84,7 @@ type causeContext struct {
 }
 
 // Causes derives the findings of a run from its judged cases.
-func Causes(items []Judged, p *Policy, stack string) []Finding {
+func Causes(items []Judged, p *scenarios.Policy, stack string) []Finding {
 	ctx := newCauseContext(items)
 	type group struct {
 		f       *Finding
@@ -170,7 +171,7 @@ func multiRoute(items []Judged) bool {
 	return false
 }
 
-func routeOf(c Case) string { return RouteName(c.Route, c.Request.URL) }
+func routeOf(c scenarios.Case) string { return RouteName(c.Route, c.Request.URL) }
 
 // RouteName is the route a case probed: its route, or its URL's path.
 func RouteName(route, rawURL string) string {
@@ -189,7 +190,7 @@ func newCauseContext(items []Judged) *causeContext {
 	for _, j := range items {
 		o := j.Obs
 		if j.Case.Hostile {
-			if o.Outcome == Allowed && j.Verdict == Fail {
+			if o.Outcome == scenarios.Allowed && j.Verdict == scenarios.Fail {
 				acao, _ := o.Response.Header("access-control-allow-origin")
 				switch {
 				case acao == "*":
@@ -211,7 +212,7 @@ func newCauseContext(items []Judged) *causeContext {
 			ctx.corsRoutes[routeOf(j.Case)] = true
 			if o.Response.Status >= 200 && o.Response.Status < 300 {
 				ctx.acaoOn2xx = true
-				ctx.acaoByMethod[NormalizeMethod(j.Case.Request.Method)] = true
+				ctx.acaoByMethod[scenarios.NormalizeMethod(j.Case.Request.Method)] = true
 			}
 			if acao != j.Case.Request.Origin && acao != "*" {
 				fixedSeen[j.Case.Request.Origin] = true
@@ -233,8 +234,8 @@ func newCauseContext(items []Judged) *causeContext {
 // for cases that did not fail.
 func (ctx *causeContext) cause(j Judged) (causeFacts, bool) {
 	c, o := j.Case, j.Obs
-	f := causeFacts{severity: "error", method: NormalizeMethod(c.Request.Method), origin: c.Request.Origin}
-	if j.Verdict == Error {
+	f := causeFacts{severity: "error", method: scenarios.NormalizeMethod(c.Request.Method), origin: c.Request.Origin}
+	if j.Verdict == scenarios.Error {
 		if j.Inconclusive {
 			f.kind, f.status = "inconclusive", j.Status
 			f.key = fmt.Sprintf("inconclusive.%d", j.Status)
@@ -247,16 +248,16 @@ func (ctx *causeContext) cause(j Judged) (causeFacts, bool) {
 		f.key, f.value = f.kind, o.Error
 		return f, true
 	}
-	if j.Verdict != Fail {
+	if j.Verdict != scenarios.Fail {
 		return f, false
 	}
 	if c.Severity == "warning" {
 		f.severity = "warning"
 	}
-	if o.Outcome == Allowed && c.Expected.Outcome == Blocked {
+	if o.Outcome == scenarios.Allowed && c.Expected.Outcome == scenarios.Blocked {
 		return ctx.tooPermissive(j, f), true
 	}
-	if c.Check == CheckCache && j.Header == "Access-Control-Max-Age" {
+	if c.Check == scenarios.CheckCache && j.Header == "Access-Control-Max-Age" {
 		// The cache check judges the first candidate that passed, which
 		// need not be the case's first request.
 		f.kind, f.key = "max-age", "max-age"
@@ -271,26 +272,26 @@ func (ctx *causeContext) cause(j Judged) (causeFacts, bool) {
 			}
 		}
 	}
-	if o.Outcome == Allowed {
+	if o.Outcome == scenarios.Allowed {
 		switch c.Check {
-		case CheckReadable:
+		case scenarios.CheckReadable:
 			f.kind, f.key = "expose-missing", "expose-missing"
 			for h := range c.Expected.Readable {
 				f.header = h
 			}
-		case CheckUnexposed:
+		case scenarios.CheckUnexposed:
 			f.kind, f.key = "expose-extra", "expose-extra"
 			for _, n := range o.ReadableNames {
-				if !contains(safelistedResponseHeaders, n) && !containsFold(c.Read, n) {
+				if !scenarios.IsSafelistedResponseHeader(n) && !containsFold(c.Read, n) {
 					f.header = n
 				}
 			}
-		case CheckCache:
+		case scenarios.CheckCache:
 			f.kind, f.key = "max-age", "max-age"
 			if o.Preflight != nil {
 				f.value, _ = o.Preflight.ResponseHeader("access-control-max-age")
 			}
-		case CheckVary:
+		case scenarios.CheckVary:
 			f.kind, f.key = "vary-missing", "vary-missing"
 		default:
 			f.kind, f.key = "other", "other."+c.Family
@@ -305,7 +306,7 @@ func (ctx *causeContext) cause(j Judged) (causeFacts, bool) {
 func (ctx *causeContext) tooPermissive(j Judged, f causeFacts) causeFacts {
 	c, o := j.Case, j.Obs
 	acao, _ := o.Response.Header("access-control-allow-origin")
-	if c.Hostile && c.Request.Credentials == CredentialsInclude {
+	if c.Hostile && c.Request.Credentials == scenarios.CredentialsInclude {
 		// The attacker's own request: a page the victim visits makes the
 		// browser send the victim's cookies, and reads the answer.
 		f.credRead = true
@@ -335,9 +336,9 @@ func (ctx *causeContext) tooPermissive(j Judged, f causeFacts) causeFacts {
 			f.key = "origin-match"
 		}
 		return f
-	case c.Family == "disallowed" && len(UnsafeHeaderNames(c.Request.Headers)) > 0 && safelistedMethods[NormalizeMethod(c.Request.Method)]:
+	case c.Family == "disallowed" && len(scenarios.UnsafeHeaderNames(c.Request.Headers)) > 0 && scenarios.IsSafelistedMethod(scenarios.NormalizeMethod(c.Request.Method)):
 		f.kind = "extra-headers"
-		f.header = strings.Join(UnsafeHeaderNames(c.Request.Headers), ", ")
+		f.header = strings.Join(scenarios.UnsafeHeaderNames(c.Request.Headers), ", ")
 		f.method = ""
 	case c.Family == "disallowed":
 		f.kind = "extra-methods"
@@ -385,21 +386,21 @@ func (ctx *causeContext) blocked(j Judged, f causeFacts) causeFacts {
 		case ce == "MethodDisallowedByPreflightResponse":
 			f.method = o.FailedParameter
 			if f.method == "" {
-				f.method = NormalizeMethod(c.Request.Method) // Firefox does not name it
+				f.method = scenarios.NormalizeMethod(c.Request.Method) // Firefox does not name it
 			}
 			return set("methods-missing")
 		case ce == "HeaderDisallowedByPreflightResponse":
 			f.header, f.method = o.FailedParameter, ""
 			return set("headers-missing")
 		case ce == "InvalidAllowMethodsPreflightResponse":
-			f.value = headerValue(pf.ResponseHeaders, "access-control-allow-methods")
+			f.value = scenarios.HeaderValue(pf.ResponseHeaders, "access-control-allow-methods")
 			return set("invalid-methods-list")
 		case ce == "InvalidAllowHeadersPreflightResponse":
-			f.value = headerValue(pf.ResponseHeaders, "access-control-allow-headers")
+			f.value = scenarios.HeaderValue(pf.ResponseHeaders, "access-control-allow-headers")
 			return set("invalid-headers-list")
 		}
 	}
-	base := CorsError(strings.TrimPrefix(string(ce), "Preflight"))
+	base := scenarios.CorsError(strings.TrimPrefix(string(ce), "Preflight"))
 	var acao string
 	if o.Response != nil {
 		acao, _ = o.Response.Header("access-control-allow-origin")
@@ -411,7 +412,7 @@ func (ctx *causeContext) blocked(j Judged, f causeFacts) causeFacts {
 	case ce == "RedirectContainsCredentials":
 		return set("redirect-credentials")
 	case o.Response != nil && o.Response.URL != "" && len(o.Redirects) > 0 && !ce.IsPreflight():
-		f.value = originOf(o.Response.URL)
+		f.value = scenarios.OriginOf(o.Response.URL)
 		return set("redirect-destination")
 	case base == "WildcardOriginNotAllowed" && ctx.wildcard:
 		return set("wildcard-all-origins")
@@ -440,7 +441,7 @@ func (ctx *causeContext) blocked(j Judged, f causeFacts) causeFacts {
 			if ce.IsPreflight() && o.Preflight != nil {
 				h = o.Preflight.ResponseHeaders
 			}
-			value, present = lookup(h, "access-control-allow-credentials")
+			value, present = scenarios.HeaderLookup(h, "access-control-allow-credentials")
 		}
 		if !present {
 			return set("acac-missing")
@@ -458,7 +459,7 @@ func (ctx *causeContext) blocked(j Judged, f causeFacts) causeFacts {
 		case st >= 400 && ctx.acaoOn2xx:
 			f.status = st
 			return set("no-cors-on-errors")
-		case st >= 200 && st < 300 && ctx.acaoOn2xx && !ctx.acaoByMethod[NormalizeMethod(c.Request.Method)]:
+		case st >= 200 && st < 300 && ctx.acaoOn2xx && !ctx.acaoByMethod[scenarios.NormalizeMethod(c.Request.Method)]:
 			return set("no-cors-for-method")
 		case ctx.acaoOnPreflight && !ctx.acaoOn2xx:
 			return set("no-cors-on-actual")
@@ -474,7 +475,7 @@ func (ctx *causeContext) blocked(j Judged, f causeFacts) causeFacts {
 
 // describeCause words a finding from its facts: the mechanism, and
 // everything it covers.
-func describeCause(f *Finding, facts []causeFacts, p *Policy, caseFix string, showRoutes bool) (msg, fix string) {
+func describeCause(f *Finding, facts []causeFacts, p *scenarios.Policy, caseFix string, showRoutes bool) (msg, fix string) {
 	first := facts[0]
 	n := len(f.Cases)
 	on := ""
@@ -506,9 +507,9 @@ func describeCause(f *Finding, facts []causeFacts, p *Policy, caseFix string, sh
 			fmt.Sprintf("List every method clients use, spelled exactly: Access-Control-Allow-Methods: %s.", strings.Join(policyMethods(p), ", "))},
 		"headers-missing": {fmt.Sprintf("Access-Control-Allow-Headers lacks %s%s", strings.Join(visibleAll(f.Headers), ", "), on),
 			fmt.Sprintf("List every request header clients send: Access-Control-Allow-Headers: %s (Authorization by name).", strings.Join(p.Headers, ", "))},
-		"invalid-methods-list": {fmt.Sprintf("Access-Control-Allow-Methods is not a list of method names (%q)%s", Visible(first.value), on),
+		"invalid-methods-list": {fmt.Sprintf("Access-Control-Allow-Methods is not a list of method names (%q)%s", scenarios.Visible(first.value), on),
 			"Send Access-Control-Allow-Methods as a comma-separated list of method names."},
-		"invalid-headers-list": {fmt.Sprintf("Access-Control-Allow-Headers is not a list of header names (%q)%s", Visible(first.value), on),
+		"invalid-headers-list": {fmt.Sprintf("Access-Control-Allow-Headers is not a list of header names (%q)%s", scenarios.Visible(first.value), on),
 			"Send Access-Control-Allow-Headers as a comma-separated list of header names."},
 		"no-cors-on-errors": {fmt.Sprintf("responses with status %s carry no CORS headers%s, while 2xx responses do: the browser hides the error from the app (an add_header/Header set without always, an error page or auth answer generated before or outside the CORS layer)", statuses, on),
 			"Send the CORS headers on every response, error statuses and server-generated pages included."},
@@ -522,16 +523,16 @@ func describeCause(f *Finding, facts []causeFacts, p *Policy, caseFix string, sh
 			fmt.Sprintf("Allow the listed origins only: echo the request's Origin when it is one of %s, with Access-Control-Allow-Credentials: true and Vary: Origin; send nothing to other origins.", allowed)},
 		"wildcard-with-credentials": {"Access-Control-Allow-Origin is * on credentialed requests, which browsers never accept" + on,
 			"For credentialed requests echo the allowed origin instead of *, with Access-Control-Allow-Credentials: true and Vary: Origin."},
-		"multiple-acao": {fmt.Sprintf("Access-Control-Allow-Origin is sent twice (%s)%s: two layers (app and proxy, CDN or framework) both add it", Visible(first.value), on),
+		"multiple-acao": {fmt.Sprintf("Access-Control-Allow-Origin is sent twice (%s)%s: two layers (app and proxy, CDN or framework) both add it", scenarios.Visible(first.value), on),
 			"Send Access-Control-Allow-Origin from one layer only: remove it from the app or from the proxy."},
-		"invalid-acao": {fmt.Sprintf("Access-Control-Allow-Origin is not an origin (%s)%s", Visible(first.value), on), "Send the origin exactly as scheme://host[:port], no path or trailing slash."},
-		"fixed-origin": {fmt.Sprintf("Access-Control-Allow-Origin is the fixed value %s for every origin%s, so the other allowed origins are refused", Visible(first.value), on),
+		"invalid-acao": {fmt.Sprintf("Access-Control-Allow-Origin is not an origin (%s)%s", scenarios.Visible(first.value), on), "Send the origin exactly as scheme://host[:port], no path or trailing slash."},
+		"fixed-origin": {fmt.Sprintf("Access-Control-Allow-Origin is the fixed value %s for every origin%s, so the other allowed origins are refused", scenarios.Visible(first.value), on),
 			"Echo the request's Origin when it is one of the allowed origins (a fixed value can name one origin only), with Vary: Origin."},
-		"origin-mismatch":      {fmt.Sprintf("Access-Control-Allow-Origin names another origin (%s)%s", Visible(first.value), on), "Echo the request's exact Origin when it is allowed."},
+		"origin-mismatch":      {fmt.Sprintf("Access-Control-Allow-Origin names another origin (%s)%s", scenarios.Visible(first.value), on), "Echo the request's exact Origin when it is allowed."},
 		"acac-missing":         {"credentialed responses lack Access-Control-Allow-Credentials: true" + on, "Send Access-Control-Allow-Credentials: true (exactly) with the echoed origin on credentialed responses and preflights."},
-		"acac-invalid":         {fmt.Sprintf("Access-Control-Allow-Credentials is %q, not exactly true%s", Visible(first.value), on), "Send Access-Control-Allow-Credentials: true, lower case, exactly."},
+		"acac-invalid":         {fmt.Sprintf("Access-Control-Allow-Credentials is %q, not exactly true%s", scenarios.Visible(first.value), on), "Send Access-Control-Allow-Credentials: true, lower case, exactly."},
 		"redirect-credentials": {"a redirect leads to a URL with credentials in it (user:password@)" + on, "Redirect to a URL without user information."},
-		"redirect-destination": {fmt.Sprintf("requests are redirected to %s%s, whose answer the browser refuses: after a redirect from one origin to another the browser sends Origin: null", Visible(first.value), on),
+		"redirect-destination": {fmt.Sprintf("requests are redirected to %s%s, whose answer the browser refuses: after a redirect from one origin to another the browser sends Origin: null", scenarios.Visible(first.value), on),
 			"Do not redirect CORS requests across origins, or make the destination allow them (Access-Control-Allow-Origin: * without credentials, or null)."},
 		"credentials-allowed": {"credentialed requests are allowed (Access-Control-Allow-Credentials: true) although the policy says credentials: false" + on,
 			"Do not send Access-Control-Allow-Credentials: true, or set credentials: true in the policy."},
@@ -548,20 +549,20 @@ func describeCause(f *Finding, facts []causeFacts, p *Policy, caseFix string, sh
 			fmt.Sprintf("Send Access-Control-Expose-Headers: %s on actual responses.", strings.Join(p.ExposeHeaders, ", "))},
 		"expose-extra": {fmt.Sprintf("script can read %s, which the policy does not expose%s", strings.Join(visibleAll(f.Headers), ", "), on),
 			"Expose only the policy's exposeHeaders in Access-Control-Expose-Headers (and never *)."},
-		"max-age": {fmt.Sprintf("preflights are not cached as the policy says (Access-Control-Max-Age: %q, want %s)%s", Visible(first.value), maxAgeOf(p), on),
+		"max-age": {fmt.Sprintf("preflights are not cached as the policy says (Access-Control-Max-Age: %q, want %s)%s", scenarios.Visible(first.value), maxAgeOf(p), on),
 			fmt.Sprintf("Send Access-Control-Max-Age: %s on preflight responses.", maxAgeOf(p))},
 		"vary-missing": {"Access-Control-Allow-Origin depends on the origin but responses lack Vary: Origin" + on + ", so a shared cache can serve one origin's answer to another",
 			"Add Vary: Origin to every response whose Access-Control-Allow-Origin depends on the request's origin."},
-		"cookie-blocked":       {fmt.Sprintf("CORS allows credentialed requests, but the browser sends no cookie %s%s", Visible(first.value), on), caseFix},
-		"inconclusive":         {fmt.Sprintf("requests from hostile origins were answered %s without CORS headers%s: they never reached the CORS layer, so whether it refuses those origins is unknown", statuses, on), StatusFix(first.status)},
+		"cookie-blocked":       {fmt.Sprintf("CORS allows credentialed requests, but the browser sends no cookie %s%s", scenarios.Visible(first.value), on), caseFix},
+		"inconclusive":         {fmt.Sprintf("requests from hostile origins were answered %s without CORS headers%s: they never reached the CORS layer, so whether it refuses those origins is unknown", statuses, on), scenarios.StatusFix(first.status)},
 		"local-network-access": {"the browser's Local Network Access rules refused requests" + on + ": not the server's CORS policy", "Run without --local-network-access."},
 	}
 	if t, ok := text[f.Cause]; ok {
 		msg, fix = t[0], t[1]
 	} else if strings.HasPrefix(f.Cause, "error-") {
-		msg, fix = fmt.Sprintf("no CORS verdict (%s)%s: %s", strings.TrimPrefix(f.Cause, "error-"), on, Visible(first.value)), caseFix
+		msg, fix = fmt.Sprintf("no CORS verdict (%s)%s: %s", strings.TrimPrefix(f.Cause, "error-"), on, scenarios.Visible(first.value)), caseFix
 	} else {
-		msg, fix = fmt.Sprintf("the browser blocked requests the policy allows (%s)%s", Visible(first.value), on), caseFix
+		msg, fix = fmt.Sprintf("the browser blocked requests the policy allows (%s)%s", scenarios.Visible(first.value), on), caseFix
 	}
 	if fix == "" {
 		fix = caseFix
@@ -667,7 +668,7 @@ func joinInts(ns []int) string {
 func visibleAll(ss []string) []string {
 	out := make([]string, len(ss))
 	for i, s := range ss {
-		out[i] = Visible(s)
+		out[i] = scenarios.Visible(s)
 	}
 	return out
 }
@@ -689,7 +690,11 @@ func containsInt(list []int, n int) bool {
 }
 
 // policyMethods are the policy's methods with OPTIONS, as a server lists them.
-func policyMethods(p *Policy) []string {
+// PolicyMethods are the policy's methods with OPTIONS (what
+// Access-Control-Allow-Methods lists), for the stacks' snippets.
+func PolicyMethods(p *scenarios.Policy) []string { return policyMethods(p) }
+
+func policyMethods(p *scenarios.Policy) []string {
 	out := append([]string(nil), p.Methods...)
 	if !contains(out, "OPTIONS") {
 		out = append(out, "OPTIONS")
@@ -697,7 +702,7 @@ func policyMethods(p *Policy) []string {
 	return out
 }
 
-func maxAgeOf(p *Policy) string {
+func maxAgeOf(p *scenarios.Policy) string {
 	if p.MaxAge == nil {
 		return "600"
 	}
@@ -735,7 +740,25 @@ func originMechanism(kinds []string) string {
 				continue // implied by a suffix, prefix or loose match
 			}
 		}
-		why = append(why, HostileKinds[k])
+		why = append(why, scenarios.HostileKinds[k])
 	}
 	return strings.Join(why, "; ")
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+func containsFold(list []string, s string) bool {
+	for _, v := range list {
+		if strings.EqualFold(v, s) {
+			return true
+		}
+	}
+	return false
 }

@@ -1,7 +1,9 @@
-package scenarios
+package stacks
 
 import (
 	"fmt"
+	"github.com/corscheck/corscheck/diagnosis"
+	"github.com/corscheck/corscheck/scenarios"
 	"regexp"
 	"strings"
 )
@@ -10,18 +12,18 @@ import (
 // the CORS headers on every status (Apache's own 401 and error pages
 // included), and mod_rewrite in server context answers OPTIONS with 204
 // before authentication runs.
-var apacheStack = registerStack(&Stack{Name: "apache", Title: "Apache httpd", Verified: true,
-	Detect: []DetectRule{{"server", regexp.MustCompile(`(?i)^apache`)}},
-	Fix: func(cause string, f *Finding, p *Policy) (StackFix, bool) {
+var apacheStack = diagnosis.Register(&diagnosis.Stack{Name: "apache", Title: "Apache httpd", Verified: true,
+	Detect: []diagnosis.DetectRule{{Header: "server", Match: regexp.MustCompile(`(?i)^apache`)}},
+	Fix: func(cause string, f *diagnosis.Finding, p *scenarios.Policy) (diagnosis.StackFix, bool) {
 		if !corsCauses[cause] {
-			return StackFix{}, false
+			return diagnosis.StackFix{}, false
 		}
 		parts := ApacheCORS(p)
 		if cause == "auth-before-cors" {
-			parts = append(parts, SnippetPart{Slot: "auth", Where: "Where the protected location requires a user (in .htaccess or <Directory>, mod_rewrite runs after authentication, so this is what exempts OPTIONS there)",
+			parts = append(parts, diagnosis.SnippetPart{Slot: "auth", Where: "Where the protected location requires a user (in .htaccess or <Directory>, mod_rewrite runs after authentication, so this is what exempts OPTIONS there)",
 				Text: "<LimitExcept OPTIONS>\n    Require valid-user\n</LimitExcept>\n"})
 		}
-		return StackFix{Why: apacheWhy[cause], Parts: parts}, true
+		return diagnosis.StackFix{Why: apacheWhy[cause], Parts: parts}, true
 	}})
 
 var apacheWhy = map[string]string{
@@ -35,7 +37,7 @@ var apacheWhy = map[string]string{
 
 // ApacheCORS is the Apache configuration that implements a policy, for a
 // VirtualHost (server context). The Apache fixture runs exactly these lines.
-func ApacheCORS(p *Policy) []SnippetPart {
+func ApacheCORS(p *scenarios.Policy) []diagnosis.SnippetPart {
 	var b strings.Builder
 	b.WriteString(fmt.Sprintf("SetEnvIf Origin \"%s\" CORS_ORIGIN=$1\n", originRegexp(p)))
 	line := func(name, value string) {
@@ -57,24 +59,24 @@ func ApacheCORS(p *Policy) []SnippetPart {
 	}
 	b.WriteString("Header always merge Vary Origin\n")
 	b.WriteString("RewriteEngine On\nRewriteCond %{REQUEST_METHOD} OPTIONS\nRewriteRule ^ - [R=204,L]\n")
-	return []SnippetPart{{Slot: "server", Where: "In the VirtualHost (server context: OPTIONS is answered before authentication)", Text: b.String()}}
+	return []diagnosis.SnippetPart{{Slot: "server", Where: "In the VirtualHost (server context: OPTIONS is answered before authentication)", Text: b.String()}}
 }
 
 // Caddy: header lines with a matcher for the allowed origins (they apply to
 // every answer, errors included), respond 204 to preflights, and basicauth
 // scoped to requests that are not OPTIONS (it runs before respond).
-var caddyStack = registerStack(&Stack{Name: "caddy", Title: "Caddy", Verified: true,
-	Detect: []DetectRule{{"server", regexp.MustCompile(`(?i)^caddy`)}},
-	Fix: func(cause string, f *Finding, p *Policy) (StackFix, bool) {
+var caddyStack = diagnosis.Register(&diagnosis.Stack{Name: "caddy", Title: "Caddy", Verified: true,
+	Detect: []diagnosis.DetectRule{{Header: "server", Match: regexp.MustCompile(`(?i)^caddy`)}},
+	Fix: func(cause string, f *diagnosis.Finding, p *scenarios.Policy) (diagnosis.StackFix, bool) {
 		if !corsCauses[cause] {
-			return StackFix{}, false
+			return diagnosis.StackFix{}, false
 		}
 		parts := CaddyCORS(p)
 		if cause == "auth-before-cors" {
-			parts = append(parts, SnippetPart{Slot: "auth", Where: "Scope the authentication to requests that are not OPTIONS (basicauth runs before respond)",
+			parts = append(parts, diagnosis.SnippetPart{Slot: "auth", Where: "Scope the authentication to requests that are not OPTIONS (basicauth runs before respond)",
 				Text: "@protected {\n    path PROTECTED_PATHS\n    not method OPTIONS\n}\nbasicauth @protected {\n    USERS\n}\n"})
 		}
-		return StackFix{Why: caddyWhy[cause], Parts: parts}, true
+		return diagnosis.StackFix{Why: caddyWhy[cause], Parts: parts}, true
 	}})
 
 var caddyWhy = map[string]string{
@@ -85,7 +87,7 @@ var caddyWhy = map[string]string{
 
 // CaddyCORS is the Caddyfile configuration that implements a policy, for
 // a site block. The Caddy fixture runs exactly these lines.
-func CaddyCORS(p *Policy) []SnippetPart {
+func CaddyCORS(p *scenarios.Policy) []diagnosis.SnippetPart {
 	var b strings.Builder
 	b.WriteString(fmt.Sprintf("@cors_origin header_regexp Origin %s\n", originRegexp(p)))
 	b.WriteString("header @cors_origin Access-Control-Allow-Origin \"{http.request.header.Origin}\"\n")
@@ -104,20 +106,20 @@ func CaddyCORS(p *Policy) []SnippetPart {
 		b.WriteString(fmt.Sprintf("header @cors_preflight Access-Control-Max-Age %d\n", *p.MaxAge))
 	}
 	b.WriteString("respond @cors_preflight 204\n")
-	return []SnippetPart{{Slot: "site", Where: "In the site block", Text: b.String()}}
+	return []diagnosis.SnippetPart{{Slot: "site", Where: "In the site block", Text: b.String()}}
 }
 
 // haproxy: http-after-response (not http-response) sets the CORS headers,
 // because it also runs on the answers haproxy makes itself (return, auth,
 // deny, errors); preflights are answered with return 204 before any
 // authentication rule.
-var haproxyStack = registerStack(&Stack{Name: "haproxy", Title: "HAProxy", Verified: true,
-	Detect: []DetectRule{{"server", regexp.MustCompile(`(?i)^haproxy`)}},
-	Fix: func(cause string, f *Finding, p *Policy) (StackFix, bool) {
+var haproxyStack = diagnosis.Register(&diagnosis.Stack{Name: "haproxy", Title: "HAProxy", Verified: true,
+	Detect: []diagnosis.DetectRule{{Header: "server", Match: regexp.MustCompile(`(?i)^haproxy`)}},
+	Fix: func(cause string, f *diagnosis.Finding, p *scenarios.Policy) (diagnosis.StackFix, bool) {
 		if !corsCauses[cause] {
-			return StackFix{}, false
+			return diagnosis.StackFix{}, false
 		}
-		return StackFix{Why: haproxyWhy[cause], Parts: HaproxyCORS(p)}, true
+		return diagnosis.StackFix{Why: haproxyWhy[cause], Parts: HaproxyCORS(p)}, true
 	}})
 
 var haproxyWhy = map[string]string{
@@ -128,7 +130,7 @@ var haproxyWhy = map[string]string{
 
 // HaproxyCORS is the haproxy configuration that implements a policy, for a
 // frontend. The haproxy fixture runs exactly these lines.
-func HaproxyCORS(p *Policy) []SnippetPart {
+func HaproxyCORS(p *scenarios.Policy) []diagnosis.SnippetPart {
 	var req, resp strings.Builder
 	req.WriteString("http-request set-var(txn.cors_origin) req.hdr(Origin)\n")
 	req.WriteString("http-request set-var(txn.cors_preflight) bool(true) if METH_OPTIONS { req.hdr(Access-Control-Request-Method) -m found }\n")
@@ -153,7 +155,7 @@ func HaproxyCORS(p *Policy) []SnippetPart {
 		set("Access-Control-Expose-Headers", strings.Join(e, ", "), "cors_allowed !cors_preflight")
 	}
 	resp.WriteString("http-after-response add-header Vary Origin\n")
-	return []SnippetPart{
+	return []diagnosis.SnippetPart{
 		{Slot: "cors_request", Where: "In the frontend, before any http-request auth or deny rule", Text: req.String()},
 		{Slot: "cors_response", Where: "In the frontend (http-after-response, not http-response: it also covers haproxy's own answers)", Text: resp.String()},
 	}
@@ -162,13 +164,13 @@ func HaproxyCORS(p *Policy) []SnippetPart {
 // Express 5 with the npm cors package: cors() first, before
 // authentication, routes and error handlers, with the policy's options
 // (never the default, which allows every origin with *).
-var expressStack = registerStack(&Stack{Name: "express", Title: "Express (npm cors)", Verified: true,
-	Detect: []DetectRule{{"x-powered-by", regexp.MustCompile(`(?i)express`)}},
-	Fix: func(cause string, f *Finding, p *Policy) (StackFix, bool) {
+var expressStack = diagnosis.Register(&diagnosis.Stack{Name: "express", Title: "Express (npm cors)", Verified: true,
+	Detect: []diagnosis.DetectRule{{Header: "x-powered-by", Match: regexp.MustCompile(`(?i)express`)}},
+	Fix: func(cause string, f *diagnosis.Finding, p *scenarios.Policy) (diagnosis.StackFix, bool) {
 		if !corsCauses[cause] {
-			return StackFix{}, false
+			return diagnosis.StackFix{}, false
 		}
-		return StackFix{Why: expressWhy[cause], Parts: ExpressCORS(p)}, true
+		return diagnosis.StackFix{Why: expressWhy[cause], Parts: ExpressCORS(p)}, true
 	}})
 
 var expressWhy = map[string]string{
@@ -181,7 +183,7 @@ var expressWhy = map[string]string{
 
 // ExpressCORS is the Express 5 setup that implements a policy. The Express
 // fixture runs exactly this code.
-func ExpressCORS(p *Policy) []SnippetPart {
+func ExpressCORS(p *scenarios.Policy) []diagnosis.SnippetPart {
 	js := func(list []string) string {
 		q := make([]string, len(list))
 		for i, s := range list {
@@ -197,7 +199,7 @@ func ExpressCORS(p *Policy) []SnippetPart {
 		var items []string
 		for _, o := range p.Origins {
 			if strings.Contains(o, "://*.") {
-				items = append(items, "/"+strings.ReplaceAll(originRegexp(&Policy{Origins: []string{o}}), "/", "\\/")+"/")
+				items = append(items, "/"+strings.ReplaceAll(originRegexp(&scenarios.Policy{Origins: []string{o}}), "/", "\\/")+"/")
 			} else {
 				items = append(items, fmt.Sprintf("%q", o))
 			}
@@ -216,5 +218,5 @@ func ExpressCORS(p *Policy) []SnippetPart {
 		b.WriteString(fmt.Sprintf("  maxAge: %d,\n", *p.MaxAge))
 	}
 	b.WriteString("};\napp.use(cors(corsOptions));\napp.options(\"/{*splat}\", cors(corsOptions)); // Express 5 path syntax\n")
-	return []SnippetPart{{Slot: "cors", Where: "First, before authentication, routes and error handlers", Text: b.String()}}
+	return []diagnosis.SnippetPart{{Slot: "cors", Where: "First, before authentication, routes and error handlers", Text: b.String()}}
 }

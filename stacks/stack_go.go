@@ -1,7 +1,9 @@
-package scenarios
+package stacks
 
 import (
 	"fmt"
+	"github.com/corscheck/corscheck/diagnosis"
+	"github.com/corscheck/corscheck/scenarios"
 	"strings"
 )
 
@@ -17,7 +19,7 @@ type GoCORS struct {
 }
 
 // GoCORSFor is the Go middleware configuration of a policy.
-func GoCORSFor(p *Policy) GoCORS {
+func GoCORSFor(p *scenarios.Policy) GoCORS {
 	g := GoCORS{Origins: p.Origins, Headers: p.Headers, Expose: exposed(p), Credentials: p.Credentials}
 	g.Methods = append([]string(nil), p.Methods...)
 	for _, m := range []string{"GET", "HEAD", "POST"} {
@@ -41,13 +43,13 @@ func goList(list []string) string {
 
 // goMiddleware is a Go middleware stack whose snippet renders GoCORS;
 // why explains the causes the middleware itself is known for.
-func goMiddleware(name, title string, why map[string]string, render func(GoCORS) string) *Stack {
-	return registerStack(&Stack{Name: name, Title: title, Verified: true,
-		Fix: func(cause string, f *Finding, p *Policy) (StackFix, bool) {
+func goMiddleware(name, title string, why map[string]string, render func(GoCORS) string) *diagnosis.Stack {
+	return diagnosis.Register(&diagnosis.Stack{Name: name, Title: title, Verified: true,
+		Fix: func(cause string, f *diagnosis.Finding, p *scenarios.Policy) (diagnosis.StackFix, bool) {
 			if !corsCauses[cause] {
-				return StackFix{}, false
+				return diagnosis.StackFix{}, false
 			}
-			return StackFix{Why: why[cause], Parts: []SnippetPart{{Slot: "go", Where: "Where the router is built: the CORS middleware outermost, before authentication", Text: render(GoCORSFor(p))}}}, true
+			return diagnosis.StackFix{Why: why[cause], Parts: []diagnosis.SnippetPart{{Slot: "go", Where: "Where the router is built: the CORS middleware outermost, before authentication", Text: render(GoCORSFor(p))}}}, true
 		}})
 }
 

@@ -1,7 +1,9 @@
-package scenarios
+package stacks
 
 import (
 	"fmt"
+	"github.com/corscheck/corscheck/diagnosis"
+	"github.com/corscheck/corscheck/scenarios"
 	"regexp"
 	"strings"
 )
@@ -9,13 +11,13 @@ import (
 // nginx: a map picks the allowed origin in http {}, add_header ... always
 // sends the CORS headers on every status, and OPTIONS is answered with
 // return 204 in the location (the rewrite phase, before auth_basic).
-var nginxStack = registerStack(&Stack{Name: "nginx", Title: "nginx", Verified: true,
-	Detect: []DetectRule{{"server", regexp.MustCompile(`(?i)^nginx`)}},
-	Fix: func(cause string, f *Finding, p *Policy) (StackFix, bool) {
+var nginxStack = diagnosis.Register(&diagnosis.Stack{Name: "nginx", Title: "nginx", Verified: true,
+	Detect: []diagnosis.DetectRule{{Header: "server", Match: regexp.MustCompile(`(?i)^nginx`)}},
+	Fix: func(cause string, f *diagnosis.Finding, p *scenarios.Policy) (diagnosis.StackFix, bool) {
 		if !corsCauses[cause] {
-			return StackFix{}, false
+			return diagnosis.StackFix{}, false
 		}
-		return StackFix{Why: nginxWhy[cause], Parts: NginxCORS(p)}, true
+		return diagnosis.StackFix{Why: nginxWhy[cause], Parts: NginxCORS(p)}, true
 	}})
 
 var nginxWhy = map[string]string{
@@ -34,7 +36,7 @@ var nginxWhy = map[string]string{
 // NginxCORS is the nginx configuration that implements a policy: the map
 // (in http {}) and the location lines. The nginx fixture runs exactly
 // these lines, so every nginx snippet corscheck prints is tested.
-func NginxCORS(p *Policy) []SnippetPart {
+func NginxCORS(p *scenarios.Policy) []diagnosis.SnippetPart {
 	var http strings.Builder
 	http.WriteString("map $http_origin $cors_origin {\n    default \"\";\n")
 	for _, o := range p.Origins {
@@ -42,7 +44,7 @@ func NginxCORS(p *Policy) []SnippetPart {
 		case o == "*":
 			http.WriteString("    ~. \"*\";\n")
 		case strings.Contains(o, "://*."):
-			http.WriteString(fmt.Sprintf("    \"~%s\" $http_origin;\n", originRegexp(&Policy{Origins: []string{o}})))
+			http.WriteString(fmt.Sprintf("    \"~%s\" $http_origin;\n", originRegexp(&scenarios.Policy{Origins: []string{o}})))
 		default:
 			http.WriteString(fmt.Sprintf("    %q $http_origin;\n", o))
 		}
@@ -80,7 +82,7 @@ func NginxCORS(p *Policy) []SnippetPart {
 	if e := exposed(p); len(e) > 0 {
 		loc.WriteString(fmt.Sprintf("add_header Access-Control-Expose-Headers %q always;\n", strings.Join(e, ", ")))
 	}
-	return []SnippetPart{
+	return []diagnosis.SnippetPart{
 		{Slot: "http", Where: "In http {} (a map may not appear in server or location)", Text: http.String()},
 		{Slot: "location", Where: "In every location that serves the API (always: on every status)", Text: loc.String()},
 	}
