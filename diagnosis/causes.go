@@ -42,6 +42,10 @@ type Finding struct {
 	Fixes []StackFix `json:"fixes,omitempty"`
 	// Engines are the browsers the finding was seen in (when several ran).
 	Engines []string `json:"engines,omitempty"`
+	// Stack is the stack whose fixes come first: --stack, the route's
+	// stack:, or the one its answers showed; Layer is where it sits.
+	Stack string `json:"stack,omitempty"`
+	Layer Layer  `json:"layer,omitempty"`
 	// CredentialedRead is true when hostile origins could read answers to
 	// credentialed requests (the victim's cookies): the most severe kind,
 	// listed first.
@@ -84,7 +88,7 @@ type causeContext struct {
 }
 
 // Causes derives the findings of a run from its judged cases.
-func Causes(items []Judged, p *scenarios.Policy, stack string) []Finding {
+func Causes(items []Judged, p *scenarios.Policy, stacks StackChoice) []Finding {
 	ctx := newCauseContext(items)
 	type group struct {
 		f       *Finding
@@ -132,12 +136,23 @@ func Causes(items []Judged, p *scenarios.Policy, stack string) []Finding {
 		if len(g.engines) > 1 {
 			f.Engines = slices.Sorted(maps.Keys(g.engines))
 		}
-		f.Message, f.Fix = describeCause(f, g.facts, p, f.Fix, len(g.routes) > 1 || multiRoute(items))
+		d, _ := stacks.For(f.Routes)
+		mechanism := ""
+		if st := StackByName(d.Stack); st != nil {
+			mechanism = st.Mechanisms[f.Cause]
+		}
+		f.Message, f.Fix = describeCause(f, g.facts, p, f.Fix, len(g.routes) > 1 || multiRoute(items), mechanism)
 		if lead := credentialedRead(f, g.facts); lead != "" {
 			f.CredentialedRead = true
 			f.Message = lead + f.Message
 		}
-		f.Fixes = FixesFor(f, p, stack)
+		if d.Stack != "" {
+			f.Stack, f.Layer = d.Stack, d.Layer
+			if d.Proxy != "" && d.Evidence != "" {
+				f.Message += fmt.Sprintf(" The headers on %s come from the application (%s: %s); %s in front passes them through, so the fix belongs in the application.", listRoutes(f.Routes), d.Stack, d.Evidence, d.Proxy)
+			}
+		}
+		f.Fixes = fixesFor(f, p, d)
 		out = append(out, *f)
 	}
 	sort.SliceStable(out, func(i, j int) bool {
@@ -475,7 +490,7 @@ func (ctx *causeContext) blocked(j Judged, f causeFacts) causeFacts {
 
 // describeCause words a finding from its facts: the mechanism, and
 // everything it covers.
-func describeCause(f *Finding, facts []causeFacts, p *scenarios.Policy, caseFix string, showRoutes bool) (msg, fix string) {
+func describeCause(f *Finding, facts []causeFacts, p *scenarios.Policy, caseFix string, showRoutes bool, mechanism string) (msg, fix string) {
 	first := facts[0]
 	n := len(f.Cases)
 	on := ""
@@ -511,7 +526,7 @@ func describeCause(f *Finding, facts []causeFacts, p *scenarios.Policy, caseFix 
 			"Send Access-Control-Allow-Methods as a comma-separated list of method names."},
 		"invalid-headers-list": {fmt.Sprintf("Access-Control-Allow-Headers is not a list of header names (%q)%s", scenarios.Visible(first.value), on),
 			"Send Access-Control-Allow-Headers as a comma-separated list of header names."},
-		"no-cors-on-errors": {fmt.Sprintf("responses with status %s carry no CORS headers%s, while 2xx responses do: the browser hides the error from the app (an add_header/Header set without always, an error page or auth answer generated before or outside the CORS layer)", statuses, on),
+		"no-cors-on-errors": {fmt.Sprintf("responses with status %s carry no CORS headers%s, while 2xx responses do: the browser hides the error from the app%s", statuses, on, orGeneric(mechanism, " (an add_header/Header set without always, an error page or auth answer generated before or outside the CORS layer)")),
 			"Send the CORS headers on every response, error statuses and server-generated pages included."},
 		"no-cors-for-method": {fmt.Sprintf("actual %s requests get no CORS headers%s, while other methods do: the CORS layer skips methods outside its allowed list (rs/cors and go-chi/cors do, even for HEAD, which browsers send without asking)", strings.Join(visibleAll(f.Methods), ", "), on),
 			fmt.Sprintf("Add %s to the CORS layer's allowed methods.", strings.Join(visibleAll(f.Methods), ", "))},
@@ -567,7 +582,19 @@ func describeCause(f *Finding, facts []causeFacts, p *scenarios.Policy, caseFix 
 	if fix == "" {
 		fix = caseFix
 	}
+	if mechanism != "" && f.Cause != "no-cors-on-errors" {
+		msg += "; " + mechanism
+	}
 	return fmt.Sprintf("%s (%d case%s)", msg, n, pluralS(n)), fix
+}
+
+// orGeneric is ": mechanism" when the stack names it, else the generic
+// guess.
+func orGeneric(mechanism, generic string) string {
+	if mechanism != "" {
+		return ": " + mechanism
+	}
+	return generic
 }
 
 // credentialedRead is the lead of a finding whose cases include hostile

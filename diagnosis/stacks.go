@@ -3,7 +3,6 @@ package diagnosis
 import (
 	"fmt"
 	"github.com/corscheck/corscheck/scenarios"
-	"regexp"
 	"sort"
 	"strings"
 )
@@ -27,27 +26,31 @@ type StackFix struct {
 	Parts []SnippetPart `json:"-"`
 }
 
-// SnippetPart is one piece of a snippet and the place it goes.
+// SnippetPart is one piece of a snippet and the place it goes: what it
+// replaces there (the settings at fault, to delete), then the text.
 type SnippetPart struct {
 	Slot, Where, Text string
+	// Replaces names what the part takes the place of, for a person to
+	// delete ("every CORS_* setting", "the CORS(app) call"): a snippet
+	// changes the setting at fault, it does not add a second one.
+	Replaces string
 }
 
 // Stack is what corscheck knows about one server stack: how to recognise
 // it from responses, and its fix for each cause. One file per stack.
 type Stack struct {
 	Name, Title string
-	// Detect are evidence rules over response headers.
-	Detect []DetectRule
+	// Layer is where it sits: a proxy in front, or the application.
+	Layer Layer
+	// Signals are the evidence it leaves in its answers (detect.go).
+	Signals []Signal
 	// Verified: a fixture runs this stack here and tests prove its snippets.
 	Verified bool
 	// Fix is the stack's fix for a cause, under a policy.
 	Fix func(cause string, f *Finding, p *scenarios.Policy) (StackFix, bool)
-}
-
-// DetectRule recognises a stack from one response header.
-type DetectRule struct {
-	Header string
-	Match  *regexp.Regexp
+	// Mechanisms say, per cause, how this stack produces it, in its own
+	// terms: the finding's message names it instead of a generic guess.
+	Mechanisms map[string]string
 }
 
 // Stacks are the stacks corscheck knows, in the order they are shown
@@ -109,66 +112,22 @@ func CheckStack(name string) error {
 	return nil
 }
 
-// Detection is a stack recognised from responses, with the evidence.
-type Detection struct {
-	Stack    string `json:"stack"`
-	Evidence string `json:"evidence"`
-}
-
-// DetectStack recognises the server stack from the responses of a run:
-// the stack whose rules match the most responses, with the header that
-// gave it away. A proxy and an app can both show; the proxy (the layer
-// that answers first) wins on ties.
-func DetectStack(obs []scenarios.Observation) (Detection, bool) {
-	score := map[string]int{}
-	evidence := map[string]string{}
-	seen := map[string]bool{}
-	check := func(h map[string]string) {
-		for _, s := range Stacks {
-			for _, r := range s.Detect {
-				v, ok := scenarios.HeaderLookup(h, r.Header)
-				if !ok || !r.Match.MatchString(v) {
-					continue
-				}
-				key := s.Name + "\x00" + r.Header + "\x00" + v
-				if !seen[key] {
-					seen[key] = true
-					if evidence[s.Name] == "" {
-						evidence[s.Name] = scenarios.Visible(r.Header + ": " + v)
-					}
-				}
-				score[s.Name]++
-				break
-			}
-		}
-	}
-	for _, o := range obs {
-		if o.Preflight != nil {
-			check(o.Preflight.ResponseHeaders)
-		}
-		if o.Response != nil {
-			check(o.Response.Headers)
-		}
-	}
-	best, bestScore := "", 0
-	for _, s := range Stacks {
-		if score[s.Name] > bestScore {
-			best, bestScore = s.Name, score[s.Name]
-		}
-	}
-	if best == "" {
-		return Detection{}, false
-	}
-	return Detection{Stack: best, Evidence: evidence[best]}, true
-}
-
-// FixesFor is a finding's fix in every stack that has one: the chosen
-// stack first (--stack, the policy's stack:, or the detected one).
+// FixesFor is a finding's fix in every stack that has one, the chosen
+// stack first. When the answers showed which layer sent the CORS headers
+// (an application behind a proxy), the other layer's fixes are left out:
+// putting the headers there too would send them twice.
 func FixesFor(f *Finding, p *scenarios.Policy, stack string) []StackFix {
+	return fixesFor(f, p, Detection{Stack: stack})
+}
+
+func fixesFor(f *Finding, p *scenarios.Policy, d Detection) []StackFix {
 	var out []StackFix
 	for _, s := range Stacks {
 		if s.Fix == nil {
 			continue
+		}
+		if d.Proxy != "" && s.layer() == LayerProxy && s.Name != d.Stack {
+			continue // the application sends the headers: not the proxy too
 		}
 		fx, ok := s.Fix(f.Cause, f, p)
 		if !ok {
@@ -180,7 +139,7 @@ func FixesFor(f *Finding, p *scenarios.Policy, stack string) []StackFix {
 		}
 		out = append(out, fx)
 	}
-	sort.SliceStable(out, func(i, j int) bool { return out[i].Stack == stack && out[j].Stack != stack })
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Stack == d.Stack && out[j].Stack != d.Stack })
 	return out
 }
 
@@ -193,6 +152,9 @@ func joinParts(parts []SnippetPart) string {
 		}
 		if pt.Where != "" && len(parts) > 1 {
 			b.WriteString(pt.Where + ":\n")
+		}
+		if pt.Replaces != "" {
+			b.WriteString(pt.Replaces + "\n")
 		}
 		b.WriteString(strings.TrimRight(pt.Text, "\n"))
 		b.WriteString("\n")

@@ -196,6 +196,10 @@ type Results struct {
 	Stack string `json:"stack,omitempty"`
 	// StackEvidence says what gave the stack away when it was detected.
 	StackEvidence string `json:"stackEvidence,omitempty"`
+	// Stacks are the stacks the answers showed, per group of routes: the
+	// one that sent the CORS headers there, its layer, the proxy in front,
+	// and the evidence (detected runs only; --stack forces one).
+	Stacks []diagnosis.Detection `json:"stacks,omitempty"`
 	// Routes are the routes the run covered.
 	Routes []Route `json:"routes,omitempty"`
 	// Adaptive is set when routes were grouped (the adaptive matrix).
@@ -279,21 +283,28 @@ func (r *Results) Finish() {
 		}
 	}
 	items := make([]diagnosis.Judged, len(r.Cases))
-	var obs []scenarios.Observation
+	answers := map[string][]diagnosis.Answer{} // route -> every answer seen there
 	for i, c := range r.Cases {
 		items[i] = c.judged()
-		obs = append(obs, c.Observed)
-	}
-	if r.Stack == "" {
-		if d, ok := diagnosis.DetectStack(obs); ok {
-			r.Stack, r.StackEvidence = d.Stack, d.Evidence
-		}
+		route := routeName(c)
+		answers[route] = append(answers[route], diagnosis.AnswersOf([]scenarios.Observation{c.Observed})...)
+		answers[route] = append(answers[route], diagnosis.AnswersOf(c.Related)...)
 	}
 	policy := r.Policy
 	if policy == nil {
 		policy = &scenarios.Policy{}
 	}
-	r.Findings = append(statusFindings(r.Cases), diagnosis.Causes(items, policy, r.Stack)...)
+	choice := diagnosis.StackChoice{Forced: r.Stack, ByRoute: routeStacks(policy)}
+	if r.Stack == "" || r.StackEvidence != "" {
+		choice.Forced = ""
+		choice.Detected = diagnosis.DetectRoutes(answers)
+		r.Stacks = choice.Detected
+		r.Stack, r.StackEvidence = "", ""
+		if len(choice.Detected) > 0 {
+			r.Stack, r.StackEvidence = choice.Detected[0].Stack, choice.Detected[0].Evidence
+		}
+	}
+	r.Findings = append(statusFindings(r.Cases), diagnosis.Causes(items, policy, choice)...)
 	r.coverFindings()
 	r.trimSnippets()
 }
@@ -368,6 +379,17 @@ func (r *Results) coverFindings() {
 			f.Message += fmt.Sprintf(" (and on %d more route%s its group covers: %s)", len(extra), plural(len(extra)), joinLimited(extra, 5))
 		}
 	}
+}
+
+// routeStacks are the policy's stack: per route, by route name.
+func routeStacks(p *scenarios.Policy) map[string]string {
+	out := map[string]string{}
+	for _, r := range p.Paths {
+		if r.Stack != "" {
+			out[r.Path] = r.Stack
+		}
+	}
+	return out
 }
 
 // judged is the case as the cause model reads it.

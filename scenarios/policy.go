@@ -99,6 +99,10 @@ type RouteSpec struct {
 	Credentials   *bool    `json:"credentials,omitempty"`
 	MaxAge        *int     `json:"maxAge,omitempty"`
 	ExposeHeaders []string `json:"exposeHeaders,omitempty"`
+	// Stack names the stack that serves this route (its fixes come first
+	// here), when it differs from the run's; StackAt is where (file:line).
+	Stack   string `json:"stack,omitempty"`
+	StackAt string `json:"-"`
 }
 
 // Overrides reports whether the route changes anything besides the path.
@@ -109,7 +113,7 @@ func (r RouteSpec) Overrides() bool {
 // MarshalJSON writes a route with no overrides as its path alone, as the
 // first release's results recorded paths.
 func (r RouteSpec) MarshalJSON() ([]byte, error) {
-	if !r.Overrides() {
+	if !r.Overrides() && r.Stack == "" {
 		return json.Marshal(r.Path)
 	}
 	type plain RouteSpec
@@ -183,7 +187,7 @@ var policyKeys = []string{"origins", "methods", "headers", "credentials", "maxAg
 	"refuseOrigins", "skip", "resolve", "auth", "expectStatus", "errorPaths", "stack", "openapi", "pathParams", "never"}
 
 // routeKeys are the keys a route entry of paths may have.
-var routeKeys = []string{"path", "origins", "methods", "headers", "credentials", "maxAge", "exposeHeaders"}
+var routeKeys = []string{"path", "origins", "methods", "headers", "credentials", "maxAge", "exposeHeaders", "stack"}
 
 // ParsePolicy parses YAML (or JSON, which is YAML) strictly: unknown keys,
 // wrong types, invalid origins, methods and header names, a second
@@ -406,6 +410,9 @@ func (pp parser) route(n *yaml.Node) (RouteSpec, error) {
 			r.Credentials = &b
 		case "maxAge":
 			r.MaxAge, err = pp.maxAge(v)
+		case "stack":
+			r.Stack, err = pp.stack(v)
+			r.StackAt = fmt.Sprintf("%s:%d", pp.file, v.Line)
 		default:
 			msg := fmt.Sprintf("paths: unknown key %q in a route", k.Value)
 			if s := Closest(k.Value, routeKeys); s != "" {

@@ -68,3 +68,105 @@ func init() {
 		corsCauses[c] = true
 	}
 }
+
+// Stacks that cannot run on corscheck's machine: their snippets are
+// written from each project's documentation and shown as unverified.
+
+// unverified registers a documentation-based stack.
+func unverified(name, title string, detect []diagnosis.Signal, why map[string]string, render func(p *scenarios.Policy) string) *diagnosis.Stack {
+	layer := diagnosis.LayerApp
+	if name == "envoy" || name == "cloudflare" || name == "aws" {
+		layer = diagnosis.LayerProxy
+	}
+	return diagnosis.Register(&diagnosis.Stack{Name: name, Title: title, Signals: detect, Layer: layer,
+		Fix: func(cause string, f *diagnosis.Finding, p *scenarios.Policy) (diagnosis.StackFix, bool) {
+			if !corsCauses[cause] {
+				return diagnosis.StackFix{}, false
+			}
+			return diagnosis.StackFix{Why: why[cause], Snippet: render(p)}, true
+		}})
+}
+
+func quoted(list []string, q string) string {
+	out := make([]string, len(list))
+	for i, s := range list {
+		out[i] = q + s + q
+	}
+	return strings.Join(out, ", ")
+}
+
+func rule(header, re string) diagnosis.Signal { return diagnosis.HeaderSignal(header, re) }
+
+func maxAgeSeconds(p *scenarios.Policy) int {
+	if p.MaxAge == nil {
+		return 600
+	}
+	return *p.MaxAge
+}
+
+func pyBool(b bool) string {
+	if b {
+		return "True"
+	}
+	return "False"
+}
+
+// Slots are a stack configuration's CORS lines by slot name: the stack
+// fixtures' configuration templates have these places, a snippet's parts
+// name the slot they go in.
+type Slots map[string]string
+
+// Overlay is s with a snippet's parts in their slots: each part replaces
+// what its slot held (the settings at fault), as the snippet says.
+func (s Slots) Overlay(parts []diagnosis.SnippetPart) Slots {
+	out := Slots{}
+	for k, v := range s {
+		out[k] = v
+	}
+	for _, p := range parts {
+		text := strings.NewReplacer("PROTECTED_PATHS", "/api/private*", "USERS", "{{users}}").Replace(p.Text)
+		out[p.Slot] = text
+	}
+	return out
+}
+
+// Variant is a configuration of a stack people ship, run on the real
+// server by the stack tests: a known misconfiguration (from the stack's
+// documentation, its issues, a popular answer) with exactly the findings
+// it must produce, each fixed by the finding's snippet.
+type Variant struct {
+	Stack, Name, Source string
+	Slots               Slots
+	// Findings are the finding IDs corscheck must report.
+	Findings []string
+	// Policy, when set, replaces the stack policy for this variant.
+	Policy string
+}
+
+// Variants are every stack's variants, registered from each stack's file.
+var Variants []Variant
+
+func addVariants(vs ...Variant) bool {
+	Variants = append(Variants, vs...)
+	return true
+}
+
+// CorrectSlots are a stack's slots filled with the snippet corscheck prints
+// for a policy (the one for authentication in front of CORS, which has
+// every part, the authentication rule's included).
+func CorrectSlots(stack string, p *scenarios.Policy) Slots {
+	if s := diagnosis.StackByName(stack); s != nil && s.Fix != nil {
+		if fx, ok := s.Fix("auth-before-cors", &diagnosis.Finding{Cause: "auth-before-cors"}, p); ok {
+			return Slots{}.Overlay(fx.Parts)
+		}
+	}
+	return Slots{}
+}
+
+func mustPolicy(yaml string) *scenarios.Policy {
+	p, err := scenarios.ParsePolicy("variant.yaml", []byte(yaml))
+	if err != nil {
+		panic(err)
+	}
+	return p
+}

@@ -145,6 +145,13 @@ func Prepare(cfg Config) (*Session, error) {
 			return envErr(fmt.Errorf("%s: stack: %w", s.Policy.StackAt, err))
 		}
 	}
+	for _, r := range s.Policy.Paths {
+		if r.Stack != "" {
+			if err := diagnosis.CheckStack(r.Stack); err != nil {
+				return envErr(fmt.Errorf("%s: paths: stack: %w", r.StackAt, err))
+			}
+		}
+	}
 	if s.Config.Stack == "" {
 		s.Config.Stack = s.Policy.Stack
 	} else if err := diagnosis.CheckStack(s.Config.Stack); err != nil {

@@ -2,17 +2,17 @@ package stacks
 
 import (
 	"fmt"
+	"strings"
+
 	"github.com/corscheck/corscheck/diagnosis"
 	"github.com/corscheck/corscheck/scenarios"
-	"regexp"
-	"strings"
 )
 
 // nginx: a map picks the allowed origin in http {}, add_header ... always
 // sends the CORS headers on every status, and OPTIONS is answered with
 // return 204 in the location (the rewrite phase, before auth_basic).
-var nginxStack = diagnosis.Register(&diagnosis.Stack{Name: "nginx", Title: "nginx", Verified: true,
-	Detect: []diagnosis.DetectRule{{Header: "server", Match: regexp.MustCompile(`(?i)^nginx`)}},
+var nginxStack = diagnosis.Register(&diagnosis.Stack{Name: "nginx", Title: "nginx", Verified: true, Layer: diagnosis.LayerProxy,
+	Signals: []diagnosis.Signal{diagnosis.HeaderSignal("server", `(?i)^nginx`)},
 	Fix: func(cause string, f *diagnosis.Finding, p *scenarios.Policy) (diagnosis.StackFix, bool) {
 		if !corsCauses[cause] {
 			return diagnosis.StackFix{}, false
@@ -87,3 +87,47 @@ func NginxCORS(p *scenarios.Policy) []diagnosis.SnippetPart {
 		{Slot: "location", Where: "In every location that serves the API (always: on every status)", Text: loc.String()},
 	}
 }
+
+// The snippet configuration of a policy without PUT and without a max-age:
+// PUT is refused, and the missing max-age must still be reported (through
+// the DELETE preflight that passes).
+var _ = addVariants(Variant{Stack: "nginx", Name: "nginx-no-put-no-max-age",
+	Source:   "the snippet configuration without PUT and without Access-Control-Max-Age",
+	Slots:    CorrectSlots("nginx", mustPolicy("origins: [https://app.example.com]\nmethods: [GET, POST, DELETE]\nheaders: [Content-Type, Authorization, X-Request-ID]\ncredentials: true\nexposeHeaders: [X-Total-Count]\n")),
+	Findings: []string{"methods-missing", "max-age"}})
+
+// The nginx configurations people copy, each failing in exactly its known ways.
+var _ = addVariants(
+	Variant{Stack: "nginx", Name: "article-nginx", Source: "the enable-cors.org nginx block: a fixed origin, add_header without always, an OPTIONS if block",
+		Slots: Slots{"location": `if ($request_method = 'OPTIONS') {
+    add_header 'Access-Control-Allow-Origin' 'https://app.example.com';
+    add_header 'Access-Control-Allow-Methods' 'GET, POST, OPTIONS';
+    add_header 'Access-Control-Allow-Headers' 'DNT,User-Agent,X-Requested-With,If-Modified-Since,Cache-Control,Content-Type,Range';
+    add_header 'Access-Control-Max-Age' 1728000;
+    add_header 'Content-Type' 'text/plain; charset=utf-8';
+    add_header 'Content-Length' 0;
+    return 204;
+}
+add_header 'Access-Control-Allow-Origin' 'https://app.example.com';
+add_header 'Access-Control-Allow-Methods' 'GET, POST, OPTIONS';
+add_header 'Access-Control-Allow-Headers' 'DNT,User-Agent,X-Requested-With,If-Modified-Since,Cache-Control,Content-Type,Range';
+add_header 'Access-Control-Expose-Headers' 'Content-Length,Content-Range';
+`},
+		// The fixed origin without Access-Control-Allow-Credentials lets
+		// requests without credentials through, and there script cannot
+		// read X-Total-Count: only exposed Content-Length, Content-Range.
+		Findings: []string{"acac-missing", "expose-missing", "no-cors-on-errors", "headers-missing", "methods-missing", "max-age"}},
+	Variant{Stack: "nginx", Name: "nginx-if-replaces", Source: "CORS lines outside an OPTIONS if block that has add_header lines of its own",
+		Slots: Slots{"location": `add_header Access-Control-Allow-Origin $http_origin always;
+add_header Access-Control-Allow-Credentials true always;
+add_header Access-Control-Expose-Headers X-Total-Count always;
+add_header Vary Origin always;
+if ($request_method = OPTIONS) {
+    add_header Access-Control-Allow-Methods "GET, POST, PUT, DELETE, OPTIONS";
+    add_header Access-Control-Allow-Headers "Content-Type, Authorization, X-Request-ID";
+    add_header Access-Control-Max-Age 600;
+    return 204;
+}
+`},
+		Findings: []string{"no-cors-on-preflight", "reflect-any-origin"}},
+)
