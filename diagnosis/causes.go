@@ -274,8 +274,8 @@ func (ctx *causeContext) cause(j Judged) (causeFacts, bool) {
 	}
 	if c.Check == scenarios.CheckCache && j.Header == "Access-Control-Max-Age" {
 		// The cache check judges the first candidate that passed, which
-		// need not be the case's first request.
-		f.kind, f.key = "max-age", "max-age"
+		// need not be the case's first request: the value it saw.
+		f.kind, f.key, f.value = "max-age", "max-age", j.Value
 		return f, true
 	}
 	if j.Header == "Set-Cookie" {
@@ -564,7 +564,7 @@ func describeCause(f *Finding, facts []causeFacts, p *scenarios.Policy, caseFix 
 			fmt.Sprintf("Send Access-Control-Expose-Headers: %s on actual responses.", strings.Join(p.ExposeHeaders, ", "))},
 		"expose-extra": {fmt.Sprintf("script can read %s, which the policy does not expose%s", strings.Join(visibleAll(f.Headers), ", "), on),
 			"Expose only the policy's exposeHeaders in Access-Control-Expose-Headers (and never *)."},
-		"max-age": {fmt.Sprintf("preflights are not cached as the policy says (Access-Control-Max-Age: %q, want %s)%s", scenarios.Visible(first.value), maxAgeOf(p), on),
+		"max-age": {fmt.Sprintf("preflights are not cached as the policy says (%s, want %s)%s", maxAgeQuote(first.value), maxAgeOf(p), on),
 			fmt.Sprintf("Send Access-Control-Max-Age: %s on preflight responses.", maxAgeOf(p))},
 		"vary-missing": {"Access-Control-Allow-Origin depends on the origin but responses lack Vary: Origin" + on + ", so a shared cache can serve one origin's answer to another",
 			"Add Vary: Origin to every response whose Access-Control-Allow-Origin depends on the request's origin."},
@@ -586,6 +586,14 @@ func describeCause(f *Finding, facts []causeFacts, p *scenarios.Policy, caseFix 
 		msg += "; " + mechanism
 	}
 	return fmt.Sprintf("%s (%d case%s)", msg, n, pluralS(n)), fix
+}
+
+// maxAgeQuote is the recorded Access-Control-Max-Age for a message.
+func maxAgeQuote(v string) string {
+	if v == "" {
+		return "no Access-Control-Max-Age"
+	}
+	return fmt.Sprintf("Access-Control-Max-Age: %s", scenarios.Visible(v))
 }
 
 // orGeneric is ": mechanism" when the stack names it, else the generic

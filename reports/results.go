@@ -381,6 +381,22 @@ func (r *Results) coverFindings() {
 	}
 }
 
+// headerValue is the recorded value of the header a failing cache case
+// rests on: the Access-Control-Max-Age of the first candidate's allowed
+// preflight (the one the judgement read).
+func (c CaseResult) headerValue() string {
+	if c.Check != scenarios.CheckCache || !strings.EqualFold(c.Header, "Access-Control-Max-Age") {
+		return ""
+	}
+	for _, o := range append([]scenarios.Observation{c.Observed}, c.Related...) {
+		if o.Outcome == scenarios.Allowed && o.Preflight != nil {
+			v, _ := o.Preflight.ResponseHeader("access-control-max-age")
+			return strings.TrimSpace(v)
+		}
+	}
+	return ""
+}
+
 // routeStacks are the policy's stack: per route, by route name.
 func routeStacks(p *scenarios.Policy) map[string]string {
 	out := map[string]string{}
@@ -404,7 +420,7 @@ func (c CaseResult) judged() diagnosis.Judged {
 		Case: scenarios.Case{ID: c.ID, Family: c.Family, Title: c.Title, Labels: c.Labels, Request: c.Request, Route: c.Route,
 			Hostile: hasLabel(c.Labels, "origin:hostile"), HostileKind: kind, Check: c.Check, Expected: c.Expected, Severity: c.Severity},
 		Obs:       c.Observed,
-		Judgement: scenarios.Judgement{Verdict: c.Verdict, Message: c.Message, Fix: c.Fix, Header: c.Header, Status: c.Status, Inconclusive: c.Inconclusive},
+		Judgement: scenarios.Judgement{Verdict: c.Verdict, Message: c.Message, Fix: c.Fix, Header: c.Header, Status: c.Status, Inconclusive: c.Inconclusive, Value: c.headerValue()},
 	}
 }
 

@@ -65,6 +65,9 @@ type Judgement struct {
 	// Inconclusive is true when the verdict cannot be trusted because the
 	// request never reached the CORS layer (Status says why).
 	Inconclusive bool
+	// Value is the value of Header the browser saw, as recorded, when the
+	// verdict rests on it (a finding quotes it).
+	Value string `json:"-"`
 }
 
 // Judge compares what the browser did (the observations of the case's
@@ -376,7 +379,7 @@ func judgeCacheOf(c Case, r Request, obs []Observation) Judgement {
 			if ok {
 				shown = "Access-Control-Max-Age: " + Visible(got)
 			}
-			return Judgement{Verdict: Fail, Header: "Access-Control-Max-Age",
+			return Judgement{Verdict: Fail, Header: "Access-Control-Max-Age", Value: strings.TrimSpace(got),
 				Message: fmt.Sprintf("%s: the preflight carried %s, the policy says %d", req, shown, *want),
 				Fix:     fmt.Sprintf("Send Access-Control-Max-Age: %d on preflight responses (Chrome caps it at %d s, Firefox at %d s).", *want, ChromeMaxAge, FirefoxMaxAge)}
 		}
@@ -392,7 +395,8 @@ func judgeCacheOf(c Case, r Request, obs []Observation) Judgement {
 			req, len(obs), preflights, FirefoxDeviations["ip-literal-preflight-cache"])}
 	}
 	if want := c.Expected.Preflights; want != nil && preflights != *want {
-		return Judgement{Verdict: Fail, Header: "Access-Control-Max-Age",
+		got, _ := obs[0].Preflight.ResponseHeader("access-control-max-age")
+		return Judgement{Verdict: Fail, Header: "Access-Control-Max-Age", Value: strings.TrimSpace(got),
 			Message: fmt.Sprintf("%s twice: the browser sent %d preflights, expected %d", req, preflights, *want),
 			Fix:     "Send a valid Access-Control-Max-Age on the preflight response so browsers cache it."}
 	}

@@ -64,5 +64,5 @@ header Access-Control-Allow-Methods "GET, POST, PUT, DELETE, OPTIONS"
 header Access-Control-Allow-Headers "Content-Type, Authorization, X-Request-ID"
 respond @cors_preflight 204
 `},
-		Findings: []string{"acac-missing", "auth-before-cors", "max-age"}},
+		Findings: []string{"acac-missing", "auth-before-cors", "expose-missing", "max-age"}},
 )

@@ -61,13 +61,16 @@ func contains(list []string, s string) bool {
 // policyMethods are the policy's methods with OPTIONS, for a config.
 func policyMethods(p *scenarios.Policy) []string { return diagnosis.PolicyMethods(p) }
 
-var corsCauses = map[string]bool{}
-
-func init() {
+// corsCauses are the causes a stack's complete configuration fixes (a
+// variable, not an init func: variants built at package initialisation
+// read it).
+var corsCauses = func() map[string]bool {
+	m := map[string]bool{}
 	for _, c := range diagnosis.CORSCauses() {
-		corsCauses[c] = true
+		m[c] = true
 	}
-}
+	return m
+}()
 
 // Stacks that cannot run on corscheck's machine: their snippets are
 // written from each project's documentation and shown as unverified.
@@ -139,8 +142,22 @@ type Variant struct {
 	Slots               Slots
 	// Findings are the finding IDs corscheck must report.
 	Findings []string
-	// Policy, when set, replaces the stack policy for this variant.
-	Policy string
+	// Base: the slots replace only their own places in the stack's correct
+	// configuration (one mistake in an otherwise right setup).
+	Base bool
+}
+
+// SlotsFor are the variant's slots as they run: on the correct
+// configuration for the policy when Base is set.
+func (v Variant) SlotsFor(p *scenarios.Policy) Slots {
+	if !v.Base {
+		return v.Slots
+	}
+	out := CorrectSlots(v.Stack, p)
+	for k, s := range v.Slots {
+		out[k] = s
+	}
+	return out
 }
 
 // Variants are every stack's variants, registered from each stack's file.
@@ -170,3 +187,15 @@ func mustPolicy(yaml string) *scenarios.Policy {
 	}
 	return p
 }
+
+// StackPolicy is the policy the stack fixtures are judged against.
+const StackPolicy = `origins: [https://app.example.com]
+methods: [GET, POST, PUT, DELETE]
+headers: [Content-Type, Authorization, X-Request-ID]
+credentials: true
+maxAge: 600
+exposeHeaders: [X-Total-Count]
+paths: [/api/private]
+expectStatus: [401]
+errorPaths: {404: /api/missing, 500: /api/boom}
+`

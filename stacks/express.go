@@ -72,5 +72,5 @@ func ExpressCORS(p *scenarios.Policy) []diagnosis.SnippetPart {
 var _ = addVariants(
 	Variant{Stack: "express", Name: "article-express", Source: "the article's Express setup: app.use(cors()) with no options",
 		Slots:    Slots{"cors": "const cors = require(\"cors\");\napp.use(cors());\n"},
-		Findings: []string{"wildcard-all-origins", "extra-headers", "extra-methods", "max-age"}},
+		Findings: []string{"expose-missing", "extra-headers", "extra-methods", "max-age", "wildcard-all-origins"}},
 )
