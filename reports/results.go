@@ -286,7 +286,7 @@ func (r *Results) Finish() {
 	answers := map[string][]diagnosis.Answer{} // route -> every answer seen there
 	for i, c := range r.Cases {
 		items[i] = c.judged()
-		route := routeName(c)
+		route := strings.TrimSuffix(routeName(c), "/"+scenarios.MissingPath)
 		answers[route] = append(answers[route], diagnosis.AnswersOf([]scenarios.Observation{c.Observed})...)
 		answers[route] = append(answers[route], diagnosis.AnswersOf(c.Related)...)
 	}

@@ -398,7 +398,7 @@ func (m *matrix) errors() {
 	if path, ok := m.p.ErrorPaths[404]; ok && m.route.Key == "" {
 		list = append(list, errCase{404, m.pathURL(path), "not-found"})
 	} else {
-		list = append(list, errCase{404, base + "/__corscheck_missing__", "not-found"})
+		list = append(list, errCase{404, base + "/" + MissingPath, "not-found"})
 	}
 	if m.route.Key == "" {
 		var statuses []int
@@ -522,3 +522,7 @@ func FamilyRank(family string) int {
 	}
 	return len(Families)
 }
+
+// MissingPath is the path segment of the errors family's 404 request:
+// corscheck's own, so no route answers it.
+const MissingPath = "__corscheck_missing__"

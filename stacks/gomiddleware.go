@@ -44,12 +44,27 @@ func goList(list []string) string {
 
 // goMiddleware is a Go middleware stack whose snippet renders GoCORS;
 // why explains the causes the middleware itself is known for.
-func goMiddleware(name, title string, why map[string]string, render func(GoCORS) string) *diagnosis.Stack {
-	return diagnosis.Register(&diagnosis.Stack{Name: name, Title: title, Verified: true,
+func goMiddleware(name, title string, why map[string]string, render func(GoCORS) string, signals ...diagnosis.Signal) *diagnosis.Stack {
+	return diagnosis.Register(&diagnosis.Stack{Name: name, Title: title, Verified: true, Layer: diagnosis.LayerApp, Signals: signals,
 		Fix: func(cause string, f *diagnosis.Finding, p *scenarios.Policy) (diagnosis.StackFix, bool) {
 			if !corsCauses[cause] {
 				return diagnosis.StackFix{}, false
 			}
 			return diagnosis.StackFix{Why: why[cause], Parts: []diagnosis.SnippetPart{{Slot: "go", Where: "Where the router is built: the CORS middleware outermost, before authentication", Text: render(GoCORSFor(p))}}}, true
 		}})
+}
+
+// echoedMethod is the rs/cors family's preflight: Access-Control-Allow-Methods
+// is the requested method alone, and Vary lists the three request headers
+// (one line for rs/cors, three for go-chi/cors, which browsers join with a
+// newline).
+func echoedMethod(what string, status int, vary string) diagnosis.Signal {
+	return diagnosis.Signal{What: what, CORS: true, Seen: func(a diagnosis.Answer) (string, bool) {
+		m, _ := a.Header("access-control-allow-methods")
+		v, _ := a.Header("vary")
+		if a.Preflight && a.Status == status && v == vary && m != "" && m == scenarios.NormalizeMethod(a.Request.Method) {
+			return fmt.Sprintf("preflight %d with Access-Control-Allow-Methods: %s (the requested method) and Vary: %s", status, m, strings.ReplaceAll(v, "\n", ", ")), true
+		}
+		return "", false
+	}}
 }

@@ -263,8 +263,12 @@ func printFailures(w io.Writer, res *reports.Results) {
 			fmt.Fprintf(w, "  fix: %s\n", f.Fix)
 		}
 		printed := false
+		stack := f.Stack
+		if stack == "" {
+			stack = res.Stack
+		}
 		for _, fx := range f.Fixes {
-			if fx.Stack != res.Stack {
+			if fx.Stack != stack {
 				continue
 			}
 			verified := ""
@@ -286,7 +290,7 @@ func printFailures(w io.Writer, res *reports.Results) {
 				fmt.Fprintf(w, "    %s\n", line)
 			}
 		}
-		if !printed && len(f.Fixes) > 0 && res.Stack == "" {
+		if !printed && len(f.Fixes) > 0 && stack == "" {
 			fmt.Fprintf(w, "  snippets: --stack NAME prints this fix for your stack (%s); report.html has them all\n", strings.Join(stackNames(f.Fixes), ", "))
 		}
 		for i, id := range f.Cases {
