@@ -59,8 +59,8 @@ var Stacks = []*Stack{}
 
 // stackOrder is the display order: the servers and proxies that run here,
 // the Go middlewares, then the stacks whose snippets are unverified.
-var stackOrder = []string{"nginx", "apache", "caddy", "haproxy", "express", "go-rs-cors", "go-chi-cors", "gorilla-handlers", "echo", "gin-cors", "fiber",
-	"aspnetcore", "spring", "django", "flask", "fastapi", "rails", "go", "envoy", "cloudflare", "aws"}
+var stackOrder = []string{"nginx", "apache", "caddy", "haproxy", "lighttpd", "express", "fastify", "koa", "hono", "flask", "django", "fastapi", "rails",
+	"go-rs-cors", "go-chi-cors", "gorilla-handlers", "echo", "gin-cors", "fiber", "aspnetcore", "spring", "go", "envoy", "cloudflare", "aws"}
 
 func Register(s *Stack) *Stack {
 	Stacks = append(Stacks, s)

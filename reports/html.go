@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/corscheck/corscheck/diagnosis"
 	"github.com/corscheck/corscheck/scenarios"
 )
 
@@ -55,6 +56,7 @@ td.v{font-weight:600;white-space:nowrap}code,pre{font:12px ui-monospace,SFMono-R
 .filters{display:flex;gap:12px;flex-wrap:wrap;align-items:center;margin:8px 0;position:sticky;top:0;background:var(--bg);padding:8px 0;border-bottom:1px solid var(--line)}
 details{border:1px solid var(--line);border-radius:6px;margin:6px 0;padding:6px 10px}summary{cursor:pointer}
 .finding{border-left:4px solid var(--fail);padding:4px 10px;margin:6px 0;color:var(--fg)}.finding.warning{border-color:var(--error)}
+.fixblock{border-left:4px solid var(--pass, #1a7f37);padding:4px 10px;margin:6px 0}
 .matrix{overflow-x:auto;margin:8px 0 16px}.matrix table{width:auto}.matrix th{font-weight:400;font-size:11px;white-space:nowrap}
 .matrix th.col{writing-mode:vertical-rl;transform:rotate(180deg);padding:4px 2px}.matrix td.m{padding:0;text-align:center}
 .matrix td.m a{display:block;width:18px;height:18px;margin:1px auto;border-radius:3px;text-decoration:none}
@@ -88,10 +90,15 @@ const reportPage = `<!doctype html>
 <div class="count skipped"><b>{{.R.Summary.Skipped}}</b>skipped</div>
 </div>
 {{if .R.Findings}}<h2>Findings</h2>{{if .R.Stack}}<p class="meta">Fixes shown for <b>{{.R.Stack}}</b>{{if .R.StackEvidence}} (detected from <code>{{.R.StackEvidence}}</code>; corscheck run --stack NAME chooses another){{end}}; the other stacks' are folded.</p>{{end}}
-{{range .R.Findings}}<div class="finding {{.Severity}}"><b>{{.Severity}}</b> {{.Message}}{{if .Fix}}<br>Fix: {{.Fix}}{{end}}
-{{range $i, $fx := .Fixes}}{{if and (eq $i 0) (eq $fx.Stack $.R.Stack)}}<p><b>In {{$fx.Title}}</b>{{if not $fx.Verified}} (unverified: written from its documentation){{end}}{{if $fx.Why}}: {{$fx.Why}}{{end}}</p><pre>{{$fx.Snippet}}</pre>{{end}}{{end}}
-{{if .Fixes}}<details><summary>Fix in other stacks</summary>{{range $i, $fx := .Fixes}}{{if not (and (eq $i 0) (eq $fx.Stack $.R.Stack))}}<p><b>{{$fx.Title}}</b>{{if $fx.Verified}} (verified on the real server by corscheck's tests){{else}} (unverified){{end}}{{if $fx.Why}}: {{$fx.Why}}{{end}}</p><pre>{{$fx.Snippet}}</pre>{{end}}{{end}}</details>{{end}}
-</div>{{end}}{{end}}
+{{range $fi, $f := .R.Findings}}<div class="finding {{$f.Severity}}" id="finding-{{$fi}}"><b>{{$f.Severity}}</b> {{$f.Message}}{{if $f.Fix}}<br>Fix: {{$f.Fix}}{{end}}
+{{with index $.FindingFix $fi}}<p><b>In {{.Title}}</b>{{if .Why}}: {{.Why}}{{end}} — the configuration: <a href="#fix-{{.Block}}">fix {{.Block}}</a></p>{{end}}
+</div>{{end}}
+{{if .FixBlocks}}<h2>Fixes</h2><p class="meta">Each configuration once, with the findings it fixes.</p>
+{{range .FixBlocks}}<div class="fixblock" id="fix-{{.N}}"><p><b>Fix {{.N}}: {{.Title}}</b>{{if .Verified}} (verified on the real server by corscheck's tests){{else}} (unverified: written from its documentation){{end}}</p>
+<p>Fixes: {{range $k, $i := .Findings}}{{if $k}}; {{end}}<a href="#finding-{{$i}}">{{index $.FindingIDs $i}}</a>{{end}}</p>
+<pre>{{.Snippet}}</pre>
+{{if .Others}}<details><summary>The same fix in other stacks</summary>{{range .Others}}<p><b>{{.Title}}</b>{{if .Verified}} (verified on the real server by corscheck's tests){{else}} (unverified){{end}}</p><pre>{{.Snippet}}</pre>{{end}}</details>{{end}}
+</div>{{end}}{{end}}{{end}}
 <details><summary>Policy</summary><pre>{{.PolicyJSON}}</pre></details>
 {{if gt (len .R.Routes) 1}}<details{{if .R.Adaptive}} open{{end}}><summary>Routes ({{len .R.Routes}}){{with .R.Adaptive}}: {{.Groups}} groups, {{.RoutesProbed}} probed in full ({{.CasesProbed}} cases), {{.RoutesCovered}} covered by their group ({{.CasesCovered}} cases){{end}}</summary>
 {{with .R.Adaptive}}<p class="meta">Routes that answered the fingerprint alike form a group; the full matrix ran on a representative and {{.SamplePerGroup}} sampled member(s) of each, and a group whose sampled member answered differently was probed in full. A finding on a representative covers its group's routes. <code>--exhaustive</code> probes every route.</p>{{end}}
@@ -192,6 +199,11 @@ func (r *Results) writeHTML(w io.Writer) error {
 	}
 	large := len(r.Cases) >= LargeReportFrom
 	js := reportJS
+	blocks, findingFix := fixBlocks(r)
+	var findingIDs []string
+	for _, f := range r.Findings {
+		findingIDs = append(findingIDs, f.ID)
+	}
 	data := map[string]any{
 		"R":          r,
 		"CSS":        template.CSS(reportCSS),
@@ -203,6 +215,9 @@ func (r *Results) writeHTML(w io.Writer) error {
 		"Engines":    engineSummaries(r.Cases),
 		"Skipped":    "skipped",
 		"Large":      large,
+		"FixBlocks":  blocks,
+		"FindingFix": findingFix,
+		"FindingIDs": findingIDs,
 	}
 	if large {
 		js = strings.Replace(largeJS, "PAGE_SIZE", fmt.Sprint(pageSize), 1)
@@ -452,3 +467,56 @@ func sortedHeaders(h map[string]string) string {
 }
 
 func marshalIndent(v any) ([]byte, error) { return json.MarshalIndent(v, "", "  ") }
+
+// fixBlock is one configuration in the report's Fixes section: shown once,
+// with the findings it fixes (the same snippet often fixes several).
+type fixBlock struct {
+	N               int
+	Title, Snippet  string
+	Verified        bool
+	Findings        []int
+	Others          []diagnosis.StackFix
+	stack, snippetK string
+}
+
+// findingFix is a finding's pointer to its block, with the stack's words
+// for that finding.
+type findingFix struct {
+	Title, Why string
+	Block      int
+}
+
+// fixBlocks groups the findings by the snippet their stack's fix shows.
+func fixBlocks(r *Results) ([]*fixBlock, []*findingFix) {
+	var blocks []*fixBlock
+	byKey := map[string]*fixBlock{}
+	refs := make([]*findingFix, len(r.Findings))
+	for i, f := range r.Findings {
+		stack := f.Stack
+		if stack == "" {
+			stack = r.Stack
+		}
+		var main *diagnosis.StackFix
+		var others []diagnosis.StackFix
+		for k := range f.Fixes {
+			if main == nil && (f.Fixes[k].Stack == stack || stack == "") {
+				main = &f.Fixes[k]
+				continue
+			}
+			others = append(others, f.Fixes[k])
+		}
+		if main == nil {
+			continue
+		}
+		key := main.Stack + "\x00" + main.Snippet
+		b := byKey[key]
+		if b == nil {
+			b = &fixBlock{N: len(blocks) + 1, Title: main.Title, Snippet: main.Snippet, Verified: main.Verified, Others: others}
+			byKey[key] = b
+			blocks = append(blocks, b)
+		}
+		b.Findings = append(b.Findings, i)
+		refs[i] = &findingFix{Title: main.Title, Why: main.Why, Block: b.N}
+	}
+	return blocks, refs
+}

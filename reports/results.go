@@ -245,6 +245,10 @@ func NewCaseResult(c scenarios.Case, obs []scenarios.Observation, j scenarios.Ju
 		r.Related = obs[n:]
 		if obs[0].Outcome == scenarios.Blocked || j.Verdict == scenarios.Fail {
 			e := diagnosis.Explain(obs[0])
+			if j.Verdict != scenarios.Fail {
+				// Blocked as the policy requires: why, and nothing to fix.
+				e.Fix, e.Snippets = "", nil
+			}
 			r.Explanation = &e
 		}
 	} else {

@@ -8,6 +8,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/corscheck/corscheck/reports"
+	"github.com/corscheck/corscheck/scenarios"
 )
 
 // writeFile writes a test file and returns its path.
@@ -77,5 +80,52 @@ func TestUnknownPathParam(t *testing.T) {
 		"--target", "http://127.0.0.1:9/", "--path-param", "iid=7", "--out", dir)
 	if r.code != 2 || !strings.Contains(r.stderr, `"iid" is not a parameter`) {
 		t.Fatalf("--path-param: exit %d\n%s", r.code, r.stderr)
+	}
+}
+
+// A run that exits 1 with no failed or errored case says why (the status
+// findings), which cases, and what to write; passing cases carry no fix,
+// not even the refused hostile ones.
+func TestStatusOnlyExitSaysWhatToWrite(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if o := r.Header.Get("Origin"); o == "https://app.example.com" {
+			w.Header().Set("Access-Control-Allow-Origin", o)
+			w.Header().Set("Access-Control-Allow-Credentials", "true")
+			w.Header().Set("Access-Control-Allow-Methods", "GET, POST, PUT")
+			w.Header().Set("Access-Control-Allow-Headers", "X-Request-ID")
+		}
+		w.Header().Set("Vary", "Origin")
+		if r.Method == http.MethodOptions {
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}))
+	defer srv.Close()
+	dir := t.TempDir()
+	policy := writeFile(t, dir, "p.yaml", "origins: [https://app.example.com]\nmethods: [GET, POST, PUT]\nheaders: [X-Request-ID]\ncredentials: true\n")
+	out := filepath.Join(dir, "out")
+	r := corscheck(t, nil, "run", "--policy", policy, "--target", srv.URL+"/api", "--label-filter", "!family:errors", "--out", out)
+	if r.code != 1 || !strings.Contains(r.stdout, "no case failed or errored") || !strings.Contains(r.stdout, "expectStatus: [503]") {
+		t.Fatalf("exit %d\n%s", r.code, r.stdout)
+	}
+	res, err := reports.ReadResults(filepath.Join(out, "results.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	refused := 0
+	for _, c := range res.Cases {
+		if c.Verdict != scenarios.Pass {
+			continue
+		}
+		if c.Fix != "" || c.Explanation != nil && (c.Explanation.Fix != "" || len(c.Explanation.Snippets) > 0) {
+			t.Errorf("%s passed, yet carries a fix: %q %+v", c.ID, c.Fix, c.Explanation)
+		}
+		if c.Explanation != nil {
+			refused++
+		}
+	}
+	if refused == 0 {
+		t.Error("no refused hostile case with an explanation: the check proves nothing")
 	}
 }

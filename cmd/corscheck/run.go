@@ -118,9 +118,58 @@ func cmdRun(args []string, stdout, stderr io.Writer) error {
 		return &exitError{exitInterrupted, errors.New("interrupted: partial results written")}
 	}
 	if res.Failing() {
+		if res.Summary.Failed+res.Summary.Errored == 0 {
+			fmt.Fprintln(stdout, statusGate(res))
+		}
 		return &exitError{1, nil}
 	}
 	return nil
+}
+
+// statusGate says why a run with no failed or errored case exits 1: its
+// status findings (allowed-origin requests answered 401, 500, ...), which
+// cases, and what to write when the statuses are expected.
+func statusGate(res *reports.Results) string {
+	var statuses []string
+	n := 0
+	var ids []string
+	for _, f := range res.Findings {
+		if st, ok := strings.CutPrefix(f.ID, "status."); ok && f.Severity == "error" {
+			statuses = append(statuses, st)
+			n += len(f.Cases)
+			for _, id := range f.Cases {
+				if len(ids) < 3 {
+					ids = append(ids, id)
+				}
+			}
+		}
+	}
+	if n == 0 {
+		return "exit 1: a finding of severity error stands (see above), though no case failed"
+	}
+	return fmt.Sprintf("exit 1: no case failed or errored, but %d request%s from allowed origins %s answered %s (e.g. %s), so the verdicts cover those answers, not your API. If %s expected there, write expectStatus: [%s] in the policy; otherwise give corscheck credentials (--header, --cookie) or fix the server",
+		n, plural(n), wasWere(n), strings.Join(statuses, ", "), strings.Join(ids, ", "), itThey(len(statuses)), strings.Join(statuses, ", "))
+}
+
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
+}
+
+func wasWere(n int) string {
+	if n == 1 {
+		return "was"
+	}
+	return "were"
+}
+
+func itThey(n int) string {
+	if n == 1 {
+		return "that status is"
+	}
+	return "those statuses are"
 }
 
 // announce makes the traffic visible: how many requests of which methods
