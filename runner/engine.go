@@ -45,6 +45,21 @@ const (
 	EngineFirefox = "firefox"
 )
 
+// Cookie modes (--cookie-mode): what a browser does with a cookie of the
+// API's site on a cross-site page's credentialed fetch.
+const (
+	// CookieModeDefault is each browser's own default: Chrome sends it,
+	// Firefox keeps it out (Total Cookie Protection partitions cookies by
+	// top-level site), WebKit keeps it out (Intelligent Tracking Prevention).
+	CookieModeDefault = "default"
+	// CookieModeBlock blocks third-party cookies everywhere (Chrome's
+	// setting that Incognito and many enterprises use).
+	CookieModeBlock = "block-third-party"
+	// CookieModeAllow lets third-party cookies travel where the browser
+	// can be told to (Chrome, and WebKit without ITP).
+	CookieModeAllow = "allow-third-party"
+)
+
 // ErrNoBrowser is returned when no browser binary can be found.
 var ErrNoBrowser = errors.New("no browser found")
 
@@ -60,6 +75,12 @@ type Options struct {
 	ChromePath string
 	// FirefoxPath is an explicit binary (--firefox); else FIREFOX_PATH; else a search.
 	FirefoxPath string
+	// WebKitDriverPath is an explicit WebKitWebDriver (--webkit-driver);
+	// else WEBKIT_DRIVER_PATH; else a search.
+	WebKitDriverPath string
+	// CookieMode is how third-party cookies are treated (--cookie-mode):
+	// each browser's default, all blocked, or all allowed.
+	CookieMode string
 	// BrowserURLs attach to running Chrome browsers (http://HOST:PORT or ws://...)
 	// instead of starting one; several make a pool.
 	BrowserURLs []string
@@ -91,9 +112,11 @@ type Options struct {
 
 // RegisterFlags binds the browser flags every command shares.
 func (o *Options) RegisterFlags(fs *flag.FlagSet) {
-	fs.StringVar(&o.Browsers, "browser", EngineChrome, "browser engine: chrome, firefox, or all (each case judged in each)")
+	fs.StringVar(&o.Browsers, "browser", EngineChrome, "browser engine: chrome, firefox, webkit, or all (each case judged in each)")
 	fs.StringVar(&o.ChromePath, "chrome", "", "Chrome or Chromium binary (default: $CHROME_PATH, then a search)")
 	fs.StringVar(&o.FirefoxPath, "firefox", "", "Firefox binary (default: $FIREFOX_PATH, then a search)")
+	fs.StringVar(&o.WebKitDriverPath, "webkit-driver", "", "WebKitWebDriver binary for --browser webkit (default: $WEBKIT_DRIVER_PATH, then a search)")
+	fs.StringVar(&o.CookieMode, "cookie-mode", CookieModeDefault, "third-party cookies: default (each browser's own: Chrome sends them, Firefox and WebKit do not), block-third-party, or allow-third-party")
 	fs.Var((*urlListValue)(&o.BrowserURLs), "browser-url", "attach to a running Chrome at http://HOST:PORT or ws://... instead of starting one (repeatable or comma-separated: a pool)")
 	fs.BoolVar(&o.LocalNetworkAccess, "local-network-access", false, "keep the browsers' Local Network Access checks on (they block public origins from loopback targets whatever the CORS headers say)")
 	fs.Var((*resolveValue)(o), "resolve", "HOST:ADDR: the browser (and the reachability check) reach HOST at ADDR, like curl's --resolve (repeatable)")
@@ -115,6 +138,12 @@ func (o Options) Args() []string {
 	}
 	if o.FirefoxPath != "" {
 		add("firefox", o.FirefoxPath)
+	}
+	if o.WebKitDriverPath != "" {
+		add("webkit-driver", o.WebKitDriverPath)
+	}
+	if o.CookieMode != "" && o.CookieMode != CookieModeDefault {
+		add("cookie-mode", o.CookieMode)
 	}
 	for _, u := range o.BrowserURLs {
 		add("browser-url", u)
@@ -147,10 +176,12 @@ func (o Options) Engines() ([]string, error) {
 		return []string{EngineChrome}, nil
 	case EngineFirefox:
 		return []string{EngineFirefox}, nil
+	case EngineWebKit:
+		return []string{EngineWebKit}, nil
 	case "all":
-		return []string{EngineChrome, EngineFirefox}, nil
+		return []string{EngineChrome, EngineFirefox, EngineWebKit}, nil
 	}
-	return nil, fmt.Errorf("--browser %q: want chrome, firefox or all", o.Browsers)
+	return nil, fmt.Errorf("--browser %q: want chrome, firefox, webkit or all", scenarios.Visible(o.Browsers))
 }
 
 // Validate checks the options before anything starts; each error names the
@@ -159,6 +190,11 @@ func (o Options) Validate() error {
 	engines, err := o.Engines()
 	if err != nil {
 		return err
+	}
+	switch o.CookieMode {
+	case "", CookieModeDefault, CookieModeBlock, CookieModeAllow:
+	default:
+		return fmt.Errorf("--cookie-mode %q: want default, block-third-party or allow-third-party", scenarios.Visible(o.CookieMode))
 	}
 	for _, u := range o.BrowserURLs {
 		u = strings.TrimPrefix(u, "dns+")
@@ -371,6 +407,8 @@ func startEngine(ctx context.Context, engine string, o Options) (Browser, error)
 	switch engine {
 	case EngineFirefox:
 		return startFirefox(ctx, o)
+	case EngineWebKit:
+		return startWebKit(ctx, o)
 	default:
 		if len(o.BrowserURLs) > 1 {
 			return startPool(ctx, o)

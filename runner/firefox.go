@@ -151,7 +151,9 @@ func (o Options) ValidateFirefox() error {
 		return fmt.Errorf("--resolve maps names to %d addresses: Firefox can map names to one address only (network.dns.forceResolve); run Firefox with the names that share one", len(addrs))
 	}
 	if len(o.CACerts) > 0 {
-		return fmt.Errorf("--ca-cert is not supported with Firefox yet (its certificates live in the profile's NSS database): use --insecure for the Firefox run, or --browser chrome")
+		if _, err := exec.LookPath("certutil"); err != nil {
+			return fmt.Errorf("--ca-cert with Firefox needs NSS's certutil to put the authority in the profile: apt-get install -y libnss3-tools (or use --insecure for the Firefox run)")
+		}
 	}
 	if len(o.ChromeArgs) > 0 {
 		return fmt.Errorf("--chrome-arg applies to Chrome only; drop it for --browser firefox")
@@ -197,6 +199,10 @@ func launchFirefox(path string, o Options) (*firefoxProcess, string, error) {
 		return nil, "", fmt.Errorf("browser profile: %w", err)
 	}
 	if err := os.WriteFile(filepath.Join(dir, "user.js"), []byte(userJS(FirefoxPrefs(o))), 0o600); err != nil {
+		os.RemoveAll(dir)
+		return nil, "", err
+	}
+	if err := trustCAs(dir, o.CACerts); err != nil {
 		os.RemoveAll(dir)
 		return nil, "", err
 	}
@@ -291,4 +297,37 @@ func (p *firefoxProcess) kill() {
 func bidiPort(u string) string {
 	_, port, _ := net.SplitHostPort(strings.TrimPrefix(strings.TrimSuffix(u, "/"), "ws://"))
 	return port
+}
+
+// trustCAs puts the --ca-cert authorities in the profile's NSS database
+// (certutil), trusted to issue server certificates, for this profile only.
+func trustCAs(profile string, files []string) error {
+	if len(files) == 0 {
+		return nil
+	}
+	cas, err := LoadCAs(files)
+	if err != nil {
+		return err
+	}
+	db := "sql:" + profile
+	run := func(args ...string) error {
+		out, err := exec.Command("certutil", args...).CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("certutil %s: %v: %s", strings.Join(args, " "), err, strings.TrimSpace(string(out)))
+		}
+		return nil
+	}
+	if err := run("-N", "-d", db, "--empty-password"); err != nil {
+		return err
+	}
+	for i, c := range cas {
+		f := filepath.Join(profile, fmt.Sprintf("ca-%d.der", i))
+		if err := os.WriteFile(f, c.Raw, 0o600); err != nil {
+			return err
+		}
+		if err := run("-A", "-d", db, "-n", fmt.Sprintf("corscheck --ca-cert %d", i), "-t", "C,,", "-i", f); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -173,6 +173,18 @@ func Prepare(cfg Config) (*Session, error) {
 		if s.fixture, err = fixtures.Start(name, s.Policy, ""); err != nil {
 			return envErr(err)
 		}
+		if engines, _ := s.Config.Browser.Engines(); slices.Contains(engines, runner.EngineWebKit) {
+			// WebKit blocks an https page's fetch to any http URL (mixed
+			// content), loopback included: the fixture is served over
+			// https, its certificate trusted for this run.
+			front, ca, err := fixtures.WithTLSFile(s.fixture)
+			if err != nil {
+				s.fixture.Close()
+				return envErr(err)
+			}
+			s.fixture = front
+			s.Config.Browser.CACerts = append(s.Config.Browser.CACerts, ca)
+		}
 		s.Target = s.fixture.URL + "/api/items"
 	}
 	if err := scenarios.CheckTargetURL(s.Target); err != nil {
