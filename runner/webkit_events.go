@@ -315,6 +315,9 @@ func WebKitReason(text string, preflight bool, acao string, hasACAO bool) (ce sc
 		if r.param > 0 {
 			param = m[r.param]
 		}
+		if ce == "HeaderDisallowedByPreflightResponse" {
+			param = strings.ToLower(param) // as Chrome names it
+		}
 		if ce == "AllowOriginMismatch" {
 			switch {
 			case !hasACAO:

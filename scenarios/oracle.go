@@ -562,8 +562,11 @@ func PreflightCacheReliable(engine, rawURL string) bool {
 
 // MaxAgeCap is the engine's cap on Access-Control-Max-Age.
 func MaxAgeCap(engine string) int {
-	if engine == "firefox" {
+	switch engine {
+	case "firefox":
 		return FirefoxMaxAge
+	case "webkit":
+		return WebKitMaxAge
 	}
 	return ChromeMaxAge
 }

@@ -254,12 +254,7 @@ func judgeOutcome(c Case, o Observation) Judgement {
 }
 
 // engineName is the browser's name for messages.
-func (o Observation) engineName() string {
-	if o.Engine == "firefox" {
-		return "Firefox"
-	}
-	return "Chrome"
-}
+func (o Observation) engineName() string { return EngineTitle(o.Engine) }
 
 func refuseFix(c Case) string {
 	switch {
@@ -381,7 +376,7 @@ func judgeCacheOf(c Case, r Request, obs []Observation) Judgement {
 			}
 			return Judgement{Verdict: Fail, Header: "Access-Control-Max-Age", Value: strings.TrimSpace(got),
 				Message: fmt.Sprintf("%s: the preflight carried %s, the policy says %d", req, shown, *want),
-				Fix:     fmt.Sprintf("Send Access-Control-Max-Age: %d on preflight responses (Chrome caps it at %d s, Firefox at %d s).", *want, ChromeMaxAge, FirefoxMaxAge)}
+				Fix:     fmt.Sprintf("Send Access-Control-Max-Age: %d on preflight responses (Chrome caps it at %d s, Firefox at %d s, WebKit at %d s).", *want, ChromeMaxAge, FirefoxMaxAge, WebKitMaxAge)}
 		}
 	}
 	preflights := 0

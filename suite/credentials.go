@@ -35,15 +35,7 @@ func (d *sessionDeath) Error() string {
 	return msg + ". The results up to there are written; renew the credentials (--cookie, --header, auth:) and run again, and exclude requests that end the session with never: [\"POST /logout\"]"
 }
 
-func engineTitle(e string) string {
-	switch e {
-	case runner.EngineFirefox:
-		return "Firefox"
-	case runner.EngineChrome, "":
-		return "Chrome"
-	}
-	return e
-}
+func engineTitle(e string) string { return scenarios.EngineTitle(e) }
 
 // carriesCredentials reports whether a request carries the user's
 // credentials: one of their auth headers, or (credentials include) their

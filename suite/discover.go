@@ -109,6 +109,9 @@ func EnvironmentProblem(o scenarios.Observation, timeout time.Duration) string {
 	case scenarios.ErrorDNS:
 		return fmt.Sprintf("the browser cannot resolve %s (%s): map it with --resolve %s:127.0.0.1 (or resolve: in the policy)", u.Hostname(), o.NetError, u.Hostname())
 	case scenarios.ErrorMixedContent:
+		if o.Engine == runner.EngineWebKit {
+			return fmt.Sprintf("WebKit blocks http://%s from the https origin %s as mixed content (loopback included; Chrome and Firefox allow loopback): test WebKit against an https URL of the target (--ca-cert FILE for its certificate), or use http origins in the policy", host, from)
+		}
 		return fmt.Sprintf("the browser blocks http://%s from the https origin %s as mixed content: use an https target, or http origins in the policy", host, from)
 	case scenarios.ErrorLocalNetworkAccess:
 		return fmt.Sprintf("the browser's Local Network Access rules block %s from the origin %s (%s): run without --local-network-access", host, from, o.CorsError)
