@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/pem"
 	"errors"
 	"net/http"
 	"net/http/httptest"
@@ -35,19 +36,45 @@ func firefoxUnder(dir string) []string {
 	return pids
 }
 
+// webkitUnder lists the PIDs of the processes of a WebKit run (Xvfb, the
+// driver, MiniBrowser and WebKit's helpers) started with TMPDIR=dir.
+func webkitUnder(dir string) []string {
+	var pids []string
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		env, err := os.ReadFile(filepath.Join("/proc", e.Name(), "environ"))
+		if err != nil || !bytes.Contains(env, []byte("TMPDIR="+dir+"\x00")) {
+			continue
+		}
+		if exe, _ := os.Readlink(filepath.Join("/proc", e.Name(), "exe")); strings.Contains(exe, "Xvfb") || strings.Contains(exe, "WebKit") || strings.Contains(exe, "MiniBrowser") {
+			pids = append(pids, e.Name())
+		}
+	}
+	return pids
+}
+
 // hangingTarget answers nothing until the test ends; arrived fires at the
-// first request.
-func hangingTarget(t *testing.T) (string, chan struct{}) {
+// first request. With tls it serves https (WebKit blocks an https page's
+// fetch to http) and gives the --ca-cert file for its certificate.
+func hangingTarget(t *testing.T, tls bool) (string, string, chan struct{}) {
 	arrived := make(chan struct{}, 1)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		select {
 		case arrived <- struct{}{}:
 		default:
 		}
 		<-r.Context().Done()
-	}))
+	})
+	if !tls {
+		srv := httptest.NewServer(h)
+		t.Cleanup(srv.Close)
+		return srv.URL, "", arrived
+	}
+	srv := httptest.NewTLSServer(h)
 	t.Cleanup(srv.Close)
-	return srv.URL, arrived
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o600)
+	return srv.URL, ca, arrived
 }
 
 // browserUnderTest is an engine and how to find the processes of the
@@ -57,17 +84,26 @@ type browserUnderTest struct {
 	under  func(dir string) []string
 	procs  int           // at least this many processes while it runs
 	stop   time.Duration // Ctrl-C ends the run within this
+	tls    bool          // the target must be https
 }
 
-var browsersUnderTest = []browserUnderTest{{"chrome", chromeUnder, 1, 10 * time.Second}, {"firefox", firefoxUnder, 2, 15 * time.Second}}
+var browsersUnderTest = []browserUnderTest{
+	{"chrome", chromeUnder, 1, 10 * time.Second, false},
+	{"firefox", firefoxUnder, 2, 15 * time.Second, false},
+	{"webkit", webkitUnder, 4, 10 * time.Second, true},
+}
 
 // startHangingRun starts corscheck run in a browser against a target that
 // never answers, and waits until the browser's first request arrives.
 func startHangingRun(t *testing.T, b browserUnderTest) (*exec.Cmd, string, string, *bytes.Buffer) {
-	url, arrived := hangingTarget(t)
+	url, ca, arrived := hangingTarget(t, b.tls)
 	tmp := t.TempDir()
 	out := filepath.Join(tmp, "out")
-	cmd := exec.Command(bin, "run", "--browser", b.engine, "--policy", "../../fixtures/policies/sample.yaml", "--target", url+"/api", "--timeout", "60s", "--out", out)
+	args := []string{"run", "--browser", b.engine, "--policy", "../../fixtures/policies/sample.yaml", "--target", url + "/api", "--timeout", "60s", "--out", out}
+	if ca != "" {
+		args = append(args, "--ca-cert", ca)
+	}
+	cmd := exec.Command(bin, args...)
 	cmd.Env = append(os.Environ(), "TMPDIR="+tmp)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
@@ -134,21 +170,37 @@ func TestKilledRunLeavesNoBrowser(t *testing.T) {
 	}
 }
 
-// The demo in Firefox passes like in Chrome; results and report name Firefox.
-func TestRunDemoInFirefox(t *testing.T) {
-	out := t.TempDir()
-	r := corscheck(t, nil, "run", "--browser", "firefox", "--out", out)
-	if r.code != 0 || !strings.Contains(r.stdout, "0 failed, 0 errored") {
-		t.Fatalf("demo in Firefox: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
-	}
-	res, err := reports.ReadResults(filepath.Join(out, "results.json"))
-	if err != nil || !strings.HasPrefix(res.Browser, "Firefox/") {
-		t.Fatalf("results: %v browser %q", err, res.Browser)
-	}
-	for _, c := range res.Cases {
-		if c.Observed.Engine != "firefox" && c.Verdict != scenarios.Skipped {
-			t.Fatalf("%s observed by %q", c.ID, c.Observed.Engine)
-		}
+// The demo in Firefox and in WebKit passes like in Chrome (WebKit's run
+// serves the demo over https: it blocks https pages' fetches to http);
+// results name the engine, and every WebKit block carries WebKit's reason.
+func TestRunDemoInFirefoxAndWebKit(t *testing.T) {
+	for engine, product := range map[string]string{"firefox": "Firefox/", "webkit": "WebKitGTK/"} {
+		t.Run(engine, func(t *testing.T) {
+			out := t.TempDir()
+			r := corscheck(t, nil, "run", "--browser", engine, "--out", out)
+			if r.code != 0 || !strings.Contains(r.stdout, "0 failed, 0 errored") {
+				t.Fatalf("demo in %s: exit %d\n%s\n%s", engine, r.code, r.stdout, r.stderr)
+			}
+			res, err := reports.ReadResults(filepath.Join(out, "results.json"))
+			if err != nil || !strings.HasPrefix(res.Browser, product) {
+				t.Fatalf("results: %v browser %q", err, res.Browser)
+			}
+			blocks := 0
+			for _, c := range res.Cases {
+				if c.Observed.Engine != engine && c.Verdict != scenarios.Skipped {
+					t.Fatalf("%s observed by %q", c.ID, c.Observed.Engine)
+				}
+				if c.Observed.Outcome == scenarios.Blocked {
+					blocks++
+					if engine == "webkit" && c.Observed.BrowserReason == "" {
+						t.Errorf("%s: blocked without WebKit's reason", c.ID)
+					}
+				}
+			}
+			if blocks < 100 {
+				t.Errorf("%d blocked cases: the demo refuses hostile origins in every family", blocks)
+			}
+		})
 	}
 }
 
