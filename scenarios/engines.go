@@ -167,7 +167,7 @@ func engineDifference(c Case, a, b EngineJudgement) string {
 	}
 	switch {
 	case c.Check == CheckCache && preflightsA != preflightsB && !PreflightCacheReliable("firefox", c.Request.URL):
-		return FirefoxDeviations["ip-literal-preflight-cache"]
+		return FirefoxDeviations["preflight-cache-dns-check"]
 	case ch.CorsError == "MultipleAllowOriginValues" || ch.CorsError == "PreflightMultipleAllowOriginValues":
 		if strings.HasSuffix(string(ff.CorsError), "AllowOriginMismatch") {
 			return FirefoxDeviations["acao-list"]
@@ -270,8 +270,7 @@ func acaoSent(o Observation, preflight bool) string {
 
 // FirefoxPreflightsFor is the range of preflights Firefox sends for a
 // request fetched `fetches` times: as PreflightsFor, except that repeats
-// to an IP-literal host may each send one (FirefoxDeviations
-// ["ip-literal-preflight-cache"]).
+// may each send one (FirefoxDeviations["preflight-cache-dns-check"]).
 func FirefoxPreflightsFor(o Observation, fetches int) (lo, hi int) {
 	n := PreflightsFor(o, fetches)
 	if PreflightCacheReliable("firefox", o.Request.URL) || n == 0 {

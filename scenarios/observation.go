@@ -312,4 +312,8 @@ type Observation struct {
 	// Cookies are the cookies the browser considered for the actual
 	// request: sent, or blocked with its reasons.
 	Cookies []Cookie `json:"cookies,omitempty"`
+	// Resampled says why this is a second sample: a first one of this
+	// case failed on something that can depend on timing (the preflight
+	// cache), and one sample never fails a case.
+	Resampled string `json:"resampled,omitempty"`
 }

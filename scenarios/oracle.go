@@ -1,7 +1,6 @@
 package scenarios
 
 import (
-	"net"
 	"net/url"
 	"sort"
 	"strconv"
@@ -537,27 +536,22 @@ const FirefoxMaxAge = 86400
 // the two browsers that one of these explains is a browser difference,
 // never the server's fault.
 var FirefoxDeviations = map[string]string{
-	"ip-literal-preflight-cache": "Firefox does not reliably reuse a cached preflight for an IP-literal host (http://127.0.0.1:PORT): repeats usually send a new preflight; it does reuse it for a named host (localhost). Chrome reuses it for both.",
-	"acao-list":                  "An Access-Control-Allow-Origin holding a comma-separated list is reported as a mismatch (CORSAllowOriginNotMatchingOrigin); Chrome reports MultipleAllowOriginValues. Both block.",
-	"userinfo-redirect":          "A redirect to a URL with user:password@ fails with a generic network error (no CORS message); Chrome reports RedirectContainsCredentials.",
-	"max-age-cap":                "Access-Control-Max-Age is capped at 86400 s (24 h); Chrome caps it at 7200 s (2 h).",
-	"redirect-tainted-origin":    "A preflighted request redirected to a third origin: Firefox sends a second preflight there and refuses an answer that allows only null (it compares with the page's origin); Chrome gives no CORS verdict for such a chain.",
-	"acao-invalid-value":         "An Access-Control-Allow-Origin that is not an origin (empty, a bare host) is reported as a mismatch naming the value; Chrome reports InvalidAllowOriginValue. Both block.",
-	"reason-detail":              "Firefox's console reasons are coarser than Chrome's corsError: no method name for a method missing from Access-Control-Allow-Methods, no Access-Control-Allow-Credentials value; failedParameter stays empty there.",
+	"preflight-cache-dns-check": "Firefox drops a cached preflight when the host's DNS record is newer than the cache entry (a DNS-rebinding defence: CheckDNSCache in netwerk/protocol/http/nsCORSListenerProxy.cpp). An IP-literal host has no DNS record, so its repeats always send a new preflight; on loopback a named host's record can be newer than an entry stamped by Firefox's coarse clock a few milliseconds later, so its repeats sometimes do, varying between runs. The preflight's Access-Control-Max-Age decides the verdict; Chrome and WebKit reuse the cached preflight.",
+	"acao-list":                 "An Access-Control-Allow-Origin holding a comma-separated list is reported as a mismatch (CORSAllowOriginNotMatchingOrigin); Chrome reports MultipleAllowOriginValues. Both block.",
+	"userinfo-redirect":         "A redirect to a URL with user:password@ fails with a generic network error (no CORS message); Chrome reports RedirectContainsCredentials.",
+	"max-age-cap":               "Access-Control-Max-Age is capped at 86400 s (24 h); Chrome caps it at 7200 s (2 h).",
+	"redirect-tainted-origin":   "A preflighted request redirected to a third origin: Firefox sends a second preflight there and refuses an answer that allows only null (it compares with the page's origin); Chrome gives no CORS verdict for such a chain.",
+	"acao-invalid-value":        "An Access-Control-Allow-Origin that is not an origin (empty, a bare host) is reported as a mismatch naming the value; Chrome reports InvalidAllowOriginValue. Both block.",
+	"reason-detail":             "Firefox's console reasons are coarser than Chrome's corsError: no method name for a method missing from Access-Control-Allow-Methods, no Access-Control-Allow-Credentials value; failedParameter stays empty there.",
 }
 
 // PreflightCacheReliable reports whether the engine reuses a cached
-// preflight for the URL's host every time (FirefoxDeviations
-// ["ip-literal-preflight-cache"]).
+// preflight every time the answer allows it. Firefox does not on loopback
+// (FirefoxDeviations["preflight-cache-dns-check"]): whether a repeat sends
+// a new preflight depends on timing, so its count proves nothing about
+// the server, whose Access-Control-Max-Age decides the verdict.
 func PreflightCacheReliable(engine, rawURL string) bool {
-	if engine != "firefox" {
-		return true
-	}
-	u, err := url.Parse(rawURL)
-	if err != nil {
-		return true
-	}
-	return net.ParseIP(strings.Trim(u.Hostname(), "[]")) == nil
+	return engine != "firefox"
 }
 
 // MaxAgeCap is the engine's cap on Access-Control-Max-Age.
