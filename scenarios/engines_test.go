@@ -38,3 +38,70 @@ func TestJudgeEngines(t *testing.T) {
 		t.Fatal("a single engine is not plain Judge")
 	}
 }
+
+// The preflight cache in Firefox is judged on the server's answer: a
+// repeat that sent a second preflight although Access-Control-Max-Age is
+// as the policy says is Firefox's DNS check, a labelled browser
+// difference; the same count in Chrome fails. A second sample that passes
+// stands, labelled with the first one's failure.
+func TestPreflightCacheJudgedOnTheAnswer(t *testing.T) {
+	c := byID(mustExpand(t, samplePolicy(t)))["cache.repeat.include"]
+	pf := &Exchange{Status: 204, ResponseHeaders: map[string]string{"access-control-max-age": "600", "access-control-allow-origin": "https://app.example.com"}}
+	resp := &Response{Status: 200, Headers: map[string]string{"access-control-allow-origin": "https://app.example.com"}}
+	obs := func(engine string, preflights int) []Observation {
+		var out []Observation
+		for i := range c.Fetches() {
+			o := Observation{Request: c.Request, Outcome: Allowed, Response: resp, Engine: engine}
+			if i < preflights {
+				o.Preflight = pf
+			}
+			out = append(out, o)
+		}
+		return out
+	}
+	if j := Judge(c, obs("firefox", 2)); j.Verdict != Pass || !strings.Contains(j.Message, "DNS") {
+		t.Errorf("Firefox, two preflights, max-age 600: %s %q", j.Verdict, j.Message)
+	}
+	if j := Judge(c, obs("chrome", 2)); j.Verdict != Fail {
+		t.Errorf("Chrome, two preflights: %s", j.Verdict)
+	}
+	if j := Judge(c, obs("webkit", 1)); j.Verdict != Pass {
+		t.Errorf("WebKit, one preflight: %s %q", j.Verdict, j.Message)
+	}
+	bad := *pf
+	bad.ResponseHeaders = map[string]string{"access-control-max-age": "5"}
+	o := obs("firefox", 1)
+	o[0].Preflight = &bad
+	if j := Judge(c, o); j.Verdict != Fail || j.Header != "Access-Control-Max-Age" {
+		t.Errorf("Firefox, max-age 5 against a policy of 600: %s %q", j.Verdict, j.Message)
+	}
+	second := obs("chrome", 1)
+	second[0].Resampled = "a first sample failed: two preflights"
+	if j := Judge(c, second); j.Verdict != Pass || !strings.Contains(j.Message, "timing-dependent: a first sample failed") {
+		t.Errorf("a passing second sample: %s %q", j.Verdict, j.Message)
+	}
+}
+
+// WebKit's mixed content refusal is a browser difference, out of the
+// combined verdict; its preflight-status-first reason is a known one.
+func TestWebKitDeviations(t *testing.T) {
+	c := byID(mustExpand(t, samplePolicy(t)))["simple.get.include.https-app.example.com"]
+	answer := &Response{Status: 200, Headers: map[string]string{"access-control-allow-origin": "https://app.example.com", "access-control-allow-credentials": "true"}}
+	chrome := Observation{Request: c.Request, Outcome: Allowed, Response: answer, Engine: "chrome"}
+	mixed := Observation{Request: c.Request, Outcome: Errored, ErrorKind: ErrorMixedContent, Error: "mixed content", Engine: "webkit"}
+	j, per, diff := JudgeEngines(c, []string{"chrome", "webkit"}, map[string][]Observation{"chrome": {chrome}, "webkit": {mixed}})
+	if j.Verdict != Pass || per[1].Verdict != Error || !strings.Contains(diff, "https page's fetch to any http URL") {
+		t.Errorf("mixed content in WebKit: combined %s, WebKit %s, difference %q", j.Verdict, per[1].Verdict, diff)
+	}
+	if j := Judge(c, []Observation{mixed}); j.Verdict != Error {
+		t.Errorf("WebKit alone with mixed content: %s", j.Verdict)
+	}
+	if EngineTitle("webkit") != "WebKit" || MaxAgeCap("webkit") != 600 {
+		t.Error("WebKit's name or cap")
+	}
+	want := OracleResult{Outcome: Blocked, CorsError: "PreflightMissingAllowOriginHeader"}
+	o := Observation{Preflight: &Exchange{Status: 404}}
+	if got := WebKitExpect(want, o); got.CorsError != "PreflightInvalidStatus" {
+		t.Errorf("a 404 preflight in WebKit: %s", got.CorsError)
+	}
+}
