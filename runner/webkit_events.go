@@ -282,23 +282,31 @@ var wkReasons = []struct {
 	// the preflight adds Preflight where Chrome's vocabulary has it.
 	ce    scenarios.CorsError
 	param int // the submatch naming the parameter, 0 for none
+	// origin marks the Access-Control-Allow-Origin and -Credentials
+	// family, whose name and parameter come from the refused answer.
+	origin bool
 }{
-	{regexp.MustCompile(`^Preflight response is not successful\. Status code: (\d+)`), "PreflightInvalidStatus", 0},
-	{regexp.MustCompile(`^Method (.+) is not allowed by Access-Control-Allow-Methods\.`), "MethodDisallowedByPreflightResponse", 1},
-	{regexp.MustCompile(`^Request header field (.+) is not allowed by Access-Control-Allow-Headers\.`), "HeaderDisallowedByPreflightResponse", 1},
-	{regexp.MustCompile(`^Access-Control-Allow-Origin cannot contain more than one origin\.`), "MultipleAllowOriginValues", 0},
-	{regexp.MustCompile(`^Cannot use wildcard in Access-Control-Allow-Origin when credentials flag is true\.`), "WildcardOriginNotAllowed", 0},
-	{regexp.MustCompile(`^Credentials flag is true, but Access-Control-Allow-Credentials is not "true"\.`), "InvalidAllowCredentials", 0},
-	{regexp.MustCompile(`^Origin (\S+) is not allowed by Access-Control-Allow-Origin\.`), "AllowOriginMismatch", 0},
+	{regexp.MustCompile(`^Preflight response is not successful\. Status code: (\d+)`), "PreflightInvalidStatus", 0, false},
+	{regexp.MustCompile(`^Method (.+) is not allowed by Access-Control-Allow-Methods\.`), "MethodDisallowedByPreflightResponse", 1, false},
+	{regexp.MustCompile(`^Request header field (.+) is not allowed by Access-Control-Allow-Headers\.`), "HeaderDisallowedByPreflightResponse", 1, false},
+	{regexp.MustCompile(`^Header Access-Control-Allow-Headers has an invalid value`), "InvalidAllowHeadersPreflightResponse", 0, false},
+	{regexp.MustCompile(`^Header Access-Control-Allow-Methods has an invalid value`), "InvalidAllowMethodsPreflightResponse", 0, false},
+	{regexp.MustCompile(`(?:has|contains) credentials`), "RedirectContainsCredentials", 0, false},
+	{regexp.MustCompile(`^Access-Control-Allow-Origin cannot contain more than one origin\.`), "MultipleAllowOriginValues", 0, true},
+	{regexp.MustCompile(`^Cannot use wildcard in Access-Control-Allow-Origin when credentials flag is true\.`), "WildcardOriginNotAllowed", 0, true},
+	{regexp.MustCompile(`^Credentials flag is true, but Access-Control-Allow-Credentials is not "true"\.`), "InvalidAllowCredentials", 0, true},
+	{regexp.MustCompile(`^Origin (\S+) is not allowed by Access-Control-Allow-Origin\.`), "AllowOriginMismatch", 0, true},
 }
 
 // WebKitReason is what a WebKit errorText means in Chrome's corsError
 // vocabulary, for a block of the preflight or of the actual response, with
-// the parameter it names. The origin family is refined from the answer's
-// Access-Control-Allow-Origin (WebKit says "not allowed" for a missing
-// header and a mismatch alike). ok is false for a text that is not a CORS
-// reason (a network error).
-func WebKitReason(text string, preflight bool, acao string, hasACAO bool) (ce scenarios.CorsError, param string, ok bool) {
+// the parameter Chrome would name. WebKit says "Origin X is not allowed by
+// Access-Control-Allow-Origin" for a missing header, a mismatch and a value
+// that is no origin alike, and names no value: for that family the name
+// and the parameter come from the refused answer's headers h, checked for
+// the page's origin (credentials: include). ok is false for a text that is
+// not a CORS reason (a network error).
+func WebKitReason(text string, preflight bool, origin string, include bool, h map[string]string) (ce scenarios.CorsError, param string, ok bool) {
 	text = strings.TrimSpace(text)
 	if rest, found := strings.CutPrefix(text, "Cross-origin redirection to "); found {
 		// "... denied by Cross-Origin Resource Sharing policy: REASON"
@@ -318,15 +326,9 @@ func WebKitReason(text string, preflight bool, acao string, hasACAO bool) (ce sc
 		if ce == "HeaderDisallowedByPreflightResponse" {
 			param = strings.ToLower(param) // as Chrome names it
 		}
-		if ce == "AllowOriginMismatch" {
-			switch {
-			case !hasACAO:
-				ce = "MissingAllowOriginHeader"
-			case strings.ContainsAny(acao, ",\n"):
-				ce = "MultipleAllowOriginValues"
-			case acao != "*" && acao != "null" && !looksLikeOrigin(acao):
-				ce = "InvalidAllowOriginValue"
-				param = acao
+		if r.origin {
+			if named, p := scenarios.CORSCheck(origin, include, h); named != "" {
+				ce, param = named, p
 			}
 		}
 		if preflight {
@@ -335,17 +337,9 @@ func WebKitReason(text string, preflight bool, acao string, hasACAO bool) (ce sc
 				ce = "Preflight" + ce
 			}
 		}
-		if ce == "AllowOriginMismatch" || ce == "PreflightAllowOriginMismatch" {
-			param = acao
-		}
 		return ce, param, true
 	}
 	return "", "", false
-}
-
-func looksLikeOrigin(v string) bool {
-	u, err := url.Parse(v)
-	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" && (u.Path == "" || u.Path == "/")
 }
 
 // complete reports whether the events a fetch's observation needs are in:
@@ -449,15 +443,15 @@ func (w *wkWire) observeFetch(origin, token string, seq int, f Fetch, js jsResul
 	// Blocked at the preflight when the actual request never went out
 	// after the last preflight.
 	preflightFailed := len(pfs) > 0 && (last == nil || !last.gotResp)
-	var acaoFrom map[string]string
+	var refused map[string]string
 	if preflightFailed {
-		acaoFrom = pfs[len(pfs)-1].respHeaders
+		refused = pfs[len(pfs)-1].respHeaders
 	} else if last != nil {
-		acaoFrom = last.respHeaders
+		refused = last.respHeaders
 	}
-	acao, hasACAO := acaoFrom["access-control-allow-origin"]
+	include := f.Credentials == scenarios.CredentialsInclude
 	for _, fl := range fails {
-		ce, param, ok := WebKitReason(fl.text, preflightFailed, acao, hasACAO)
+		ce, param, ok := WebKitReason(fl.text, preflightFailed, origin, include, refused)
 		if !ok {
 			continue
 		}

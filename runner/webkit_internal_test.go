@@ -102,34 +102,40 @@ func TestWebKitTargetList(t *testing.T) {
 	}
 }
 
-// WebKit's reasons in Chrome's vocabulary.
+// WebKit's reasons in Chrome's vocabulary: the origin family named from
+// the refused answer, as Chrome names it.
 func TestWebKitReason(t *testing.T) {
+	acao := func(v string) map[string]string { return map[string]string{"access-control-allow-origin": v} }
+	const notAllowed = "Origin https://a.example is not allowed by Access-Control-Allow-Origin. Status code: 200"
 	for _, c := range []struct {
 		text      string
 		preflight bool
-		acao      string
-		has       bool
+		include   bool
+		h         map[string]string
 		want      string
 		param     string
 	}{
-		{"Origin https://a.example is not allowed by Access-Control-Allow-Origin. Status code: 200", false, "", false, "MissingAllowOriginHeader", ""},
-		{"Origin https://a.example is not allowed by Access-Control-Allow-Origin. Status code: 200", false, "https://b.example", true, "AllowOriginMismatch", "https://b.example"},
-		{"Origin https://a.example is not allowed by Access-Control-Allow-Origin. Status code: 204", true, "", false, "PreflightMissingAllowOriginHeader", ""},
-		{"Origin https://a.example is not allowed by Access-Control-Allow-Origin. Status code: 200", false, "a.example", true, "InvalidAllowOriginValue", "a.example"},
-		{"Preflight response is not successful. Status code: 401", true, "", false, "PreflightInvalidStatus", ""},
-		{"Method PATCH is not allowed by Access-Control-Allow-Methods.", true, "https://a.example", true, "MethodDisallowedByPreflightResponse", "PATCH"},
-		{"Request header field X-Request-ID is not allowed by Access-Control-Allow-Headers.", true, "https://a.example", true, "HeaderDisallowedByPreflightResponse", "x-request-id"},
-		{"Cannot use wildcard in Access-Control-Allow-Origin when credentials flag is true.", true, "*", true, "PreflightWildcardOriginNotAllowed", ""},
-		{`Credentials flag is true, but Access-Control-Allow-Credentials is not "true".`, false, "https://a.example", true, "InvalidAllowCredentials", ""},
-		{"Access-Control-Allow-Origin cannot contain more than one origin.", false, "https://a.example, https://b.example", true, "MultipleAllowOriginValues", ""},
-		{"Cross-origin redirection to https://c.example/x denied by Cross-Origin Resource Sharing policy: Origin https://a.example is not allowed by Access-Control-Allow-Origin. Status code: 302", false, "", false, "MissingAllowOriginHeader", ""},
+		{notAllowed, false, false, nil, "MissingAllowOriginHeader", ""},
+		{notAllowed, false, false, acao("https://b.example"), "AllowOriginMismatch", "https://b.example"},
+		{notAllowed, true, false, nil, "PreflightMissingAllowOriginHeader", ""},
+		{notAllowed, false, false, acao("a.example"), "InvalidAllowOriginValue", "a.example"},
+		{notAllowed, false, false, acao("https://a.example/app"), "AllowOriginMismatch", "https://a.example/app"},
+		{"Preflight response is not successful. Status code: 401", true, false, nil, "PreflightInvalidStatus", ""},
+		{"Method PATCH is not allowed by Access-Control-Allow-Methods.", true, false, acao("https://a.example"), "MethodDisallowedByPreflightResponse", "PATCH"},
+		{"Request header field X-Request-ID is not allowed by Access-Control-Allow-Headers.", true, false, acao("https://a.example"), "HeaderDisallowedByPreflightResponse", "x-request-id"},
+		{"Header Access-Control-Allow-Headers has an invalid value: X-Request-ID;", true, false, acao("https://a.example"), "InvalidAllowHeadersPreflightResponse", ""},
+		{"Cannot use wildcard in Access-Control-Allow-Origin when credentials flag is true.", true, true, acao("*"), "PreflightWildcardOriginNotAllowed", ""},
+		{`Credentials flag is true, but Access-Control-Allow-Credentials is not "true".`, false, true, map[string]string{"access-control-allow-origin": "https://a.example", "access-control-allow-credentials": "TRUE"}, "InvalidAllowCredentials", "TRUE"},
+		{"Access-Control-Allow-Origin cannot contain more than one origin.", false, false, acao("https://a.example\nhttps://b.example"), "MultipleAllowOriginValues", "https://a.example, https://b.example"},
+		{"Cross-origin redirection to https://c.example/x denied by Cross-Origin Resource Sharing policy: " + notAllowed, false, false, nil, "MissingAllowOriginHeader", ""},
+		{"Cross-origin redirection to http://c.example/x denied by Cross-Origin Resource Sharing policy: redirection URL http://u:p@c.example/x has credentials.", false, false, nil, "RedirectContainsCredentials", ""},
 	} {
-		ce, param, ok := WebKitReason(c.text, c.preflight, c.acao, c.has)
+		ce, param, ok := WebKitReason(c.text, c.preflight, "https://a.example", c.include, c.h)
 		if !ok || string(ce) != c.want || param != c.param {
 			t.Errorf("%q: %s %q %v, want %s %q", c.text, ce, param, ok, c.want, c.param)
 		}
 	}
-	if _, _, ok := WebKitReason("Could not connect to the server.", false, "", false); ok {
+	if _, _, ok := WebKitReason("Could not connect to the server.", false, "https://a.example", false, nil); ok {
 		t.Error("a network error read as a CORS reason")
 	}
 }

@@ -18,3 +18,12 @@ func HeaderValue(h map[string]string, name string) string { return headerValue(h
 
 // OriginOf is the origin (scheme://host[:port]) of a URL.
 func OriginOf(raw string) string { return originOf(raw) }
+
+// CORSCheck is the Fetch CORS check of an answer in Chrome's order: the
+// corsError (without the Preflight prefix) and the parameter Chrome names,
+// "" when the answer passes. An engine whose reason is coarser than
+// Chrome's (WebKit's "not allowed by Access-Control-Allow-Origin") names
+// its block from the answer it refused with it.
+func CORSCheck(origin string, include bool, h map[string]string) (CorsError, string) {
+	return corsCheck(origin, include, h)
+}
