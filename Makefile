@@ -71,6 +71,9 @@ bench: chrome
 	$(GO) test -run '^$$' -bench DemoRun -benchtime 5x -count 5 ./suite | tee bin/demo-bench.txt
 	@awk -f .ci/median.awk bin/demo-bench.txt
 	$(GO) test -run '^$$' -bench 'Adaptive1000Routes|ListLimits' -benchtime 1x -timeout 30m ./cmd/corscheck
+	@echo "Each engine against its floor (the same fetches in the same browser, observing nothing), paired:"
+	$(GO) test -run '^$$' -bench Floor -benchtime 3x -timeout 30m ./suite | tee bin/floor-bench.txt
+	@awk '/^BenchmarkFloor/ { for (i = 3; i < NF; i += 2) if ($$(i+1) == "ratio-x") printf "  %-28s %s x its floor\n", $$1, $$i }' bin/floor-bench.txt
 
 clean:
 	rm -rf bin corscheck-report $(DIST)

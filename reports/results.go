@@ -210,6 +210,10 @@ type Results struct {
 	// used: how many requests that should carry them got an answer, and on
 	// how many the browser really sent the session cookie.
 	Credentials []CredentialUse `json:"credentials,omitempty"`
+	// Cookies say, per browser, whether a cookie set first-party on the
+	// API's site travelled on cross-site pages' credentialed requests,
+	// under the run's --cookie-mode.
+	Cookies []CookieTravel `json:"cookies,omitempty"`
 	// Stopped says why the run stopped before every case ran (the session
 	// was rejected, the target stopped answering); the cases not run are
 	// errors saying so.
@@ -229,6 +233,35 @@ type CredentialUse struct {
 	CookieSent int `json:"cookieSent"`
 	// Withheld says why the browser did not send it, when it did not.
 	Withheld string `json:"withheld,omitempty"`
+}
+
+// CookieTravel is one browser's handling of a first-party cookie on
+// cross-site credentialed requests.
+type CookieTravel struct {
+	Engine string `json:"engine"`
+	// Mode is the run's --cookie-mode (default: each browser's own).
+	Mode string `json:"mode"`
+	// Cookie is the cookie followed: the session cookie, or corscheck's canary.
+	Cookie string `json:"cookie"`
+	// CrossSite counts the answered credentialed requests from a page on
+	// another site; Sent, those that carried the cookie.
+	CrossSite int  `json:"crossSite"`
+	Sent      int  `json:"sent"`
+	Works     bool `json:"works"`
+	// Withheld names the browser's rule that kept the cookie back.
+	Withheld string `json:"withheld,omitempty"`
+}
+
+// Sentence is the summary line: "Chrome: signed-in cross-site requests work ...".
+func (t CookieTravel) Sentence() string {
+	who := scenarios.EngineTitle(t.Engine)
+	if t.Mode != "" && t.Mode != "default" {
+		who += " (--cookie-mode " + t.Mode + ")"
+	}
+	if t.Works {
+		return fmt.Sprintf("%s: signed-in cross-site requests work (the cookie %s travelled on %d of %d)", who, scenarios.Visible(t.Cookie), t.Sent, t.CrossSite)
+	}
+	return fmt.Sprintf("%s: signed-in cross-site requests do not work (cookie withheld on %d of %d: %s)", who, t.CrossSite-t.Sent, t.CrossSite, t.Withheld)
 }
 
 // NewCaseResult joins a case, its observations and its judgement.

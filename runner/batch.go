@@ -245,6 +245,9 @@ func (p *originPage) runChunk(ctx context.Context, runID string, probes []Probe,
 		return nil, fmt.Errorf("page returned %d results for %d fetches", len(results), len(refs))
 	}
 
+	if p.bare {
+		return call.observations(ctx, bareEvents{EngineChrome}, nil, results, p.origin, version), nil
+	}
 	// Event types arrive on separate subscriptions, so an actual request's
 	// loadingFinished can be handled before its preflight's
 	// requestWillBeSent. A barrier request, issued after every fetch of the
@@ -277,6 +280,26 @@ type chunkCall struct {
 	// chunk order (refs is their fetches, flattened).
 	tokens  []string
 	fetches []int
+}
+
+// bareEvents is a Bare browser's side of a chunk: nothing is observed, the
+// page script's results are the observations.
+type bareEvents struct{ engine string }
+
+func (bareEvents) wait(context.Context, func() bool, time.Duration) {}
+func (bareEvents) complete(string, int, jsResult) bool              { return true }
+func (bareEvents) forget([]string)                                  {}
+func (e bareEvents) observe(origin, _ string, _ int, f Fetch, js jsResult, version string) scenarios.Observation {
+	ob := js.observation(origin, f, e.engine, version)
+	switch {
+	case js.OK:
+		ob.Outcome = scenarios.Allowed
+	case js.TimedOut || js.NotRun:
+		ob.Outcome, ob.Error = scenarios.Errored, js.Error
+	default:
+		ob.Outcome, ob.Error = scenarios.Blocked, js.Error
+	}
+	return ob
 }
 
 // chunkEvents is what a chunk needs of an engine's event collector.

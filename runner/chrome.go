@@ -84,6 +84,12 @@ type Chrome struct {
 	// insecure asks each tab to ignore certificate errors (an attached
 	// browser, whose flags corscheck does not choose).
 	insecure bool
+	// blockThirdParty turns on Chrome's third-party cookie restriction in
+	// each tab (--cookie-mode block-third-party): the setting of Incognito,
+	// of many enterprises and of users who chose it.
+	blockThirdParty bool
+	// bare observes nothing (Options.Bare).
+	bare bool
 
 	idleMu sync.Mutex
 	idle   []*originPage // tabs kept between Runs
@@ -98,7 +104,7 @@ func (b *Chrome) Version() string { return b.version }
 // startChrome launches Chrome (or attaches to BrowserURLs[0]) and waits,
 // within the start timeout, until it answers.
 func startChrome(ctx context.Context, o Options) (*Chrome, error) {
-	b := &Chrome{}
+	b := &Chrome{blockThirdParty: o.CookieMode == CookieModeBlock, bare: o.Bare}
 	// The browser outlives the start context: Close ends it.
 	life := context.WithoutCancel(ctx)
 	var allocCtx context.Context
@@ -178,6 +184,12 @@ func chromeFlags(path, dir string, o Options) []chromedp.ExecAllocatorOption {
 	}
 	if o.Insecure {
 		opts = append(opts, chromedp.Flag("ignore-certificate-errors", true))
+	}
+	if o.CookieMode == CookieModeBlock {
+		// Third-party cookies blocked from the first request on (the
+		// network service's switch); each tab also sets the DevTools
+		// cookie control, which an attached browser honours.
+		opts = append(opts, chromedp.Flag("test-third-party-cookie-phaseout", true))
 	}
 	for _, a := range o.ChromeArgs {
 		name, value, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")

@@ -76,4 +76,20 @@ var _ = Describe("A staging API: a name only --resolve knows, a private CA, cook
 		}
 		Expect(o.Response.Status).To(Equal(http.StatusOK), "the session cookie travelled: the route let the request in")
 	})
+
+	It("with --cookie-mode block-third-party, Chrome withholds the same SameSite=None; Secure session cookie from the cross-site fetch and says why", func() {
+		o2 := opts
+		o2.CookieMode = runner.CookieModeBlock
+		blocking, err := runner.Start(context.Background(), o2)
+		Expect(err).NotTo(HaveOccurred())
+		defer blocking.Close()
+		jar := runner.PageSetup{Cookies: []runner.CookieSpec{{Name: "session", Value: "s3ssion", URL: staging.URL + "/", Path: "/", Secure: true, SameSite: "None"}}}
+		o := run(blocking, jar, runner.Fetch{URL: staging.URL + "/v1/account", Method: "GET", Credentials: scenarios.CredentialsInclude})
+		Expect(o.Cookies).To(ContainElement(HaveField("Name", "session")), "%+v", o)
+		for _, c := range o.Cookies {
+			Expect(c.Sent()).To(BeFalse(), "%+v", c)
+			Expect(c.Blocked).NotTo(BeEmpty())
+		}
+		Expect(o.Response.Status).To(Equal(http.StatusUnauthorized), "the route saw no session")
+	})
 })

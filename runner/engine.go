@@ -108,6 +108,11 @@ type Options struct {
 	LoopbackOnly bool
 	// AllowHosts resolve normally even with LoopbackOnly.
 	AllowHosts []string
+	// Bare observes nothing: the same pages run the same fetches, and only
+	// each fetch's result as the page script saw it comes back (no network
+	// events, console or inspector). It is the floor `make bench` measures
+	// corscheck against; no flag sets it.
+	Bare bool
 }
 
 // RegisterFlags binds the browser flags every command shares.
@@ -171,17 +176,23 @@ func (o Options) Args() []string {
 
 // Engines returns the engines the --browser choice names, in report order.
 func (o Options) Engines() ([]string, error) {
-	switch strings.ToLower(o.Browsers) {
-	case "", EngineChrome:
-		return []string{EngineChrome}, nil
-	case EngineFirefox:
-		return []string{EngineFirefox}, nil
-	case EngineWebKit:
-		return []string{EngineWebKit}, nil
-	case "all":
-		return []string{EngineChrome, EngineFirefox, EngineWebKit}, nil
+	var out []string
+	for _, e := range strings.Split(strings.ToLower(o.Browsers), ",") {
+		switch e = strings.TrimSpace(e); e {
+		case "", EngineChrome, EngineFirefox, EngineWebKit:
+			if e == "" {
+				e = EngineChrome
+			}
+			if !slices.Contains(out, e) {
+				out = append(out, e)
+			}
+		case "all":
+			return []string{EngineChrome, EngineFirefox, EngineWebKit}, nil
+		default:
+			return nil, fmt.Errorf("--browser %q: want chrome, firefox, webkit, a comma-separated list of them, or all", scenarios.Visible(o.Browsers))
+		}
 	}
-	return nil, fmt.Errorf("--browser %q: want chrome, firefox, webkit or all", scenarios.Visible(o.Browsers))
+	return out, nil
 }
 
 // Validate checks the options before anything starts; each error names the

@@ -92,6 +92,14 @@ func FirefoxPrefs(o Options) map[string]any {
 	if !o.LocalNetworkAccess {
 		p["network.lna.enabled"] = false
 	}
+	// Firefox's default (5) is Total Cookie Protection: a cookie is kept
+	// per top-level site, so a cross-site page's fetch carries none.
+	switch o.CookieMode {
+	case CookieModeBlock:
+		p["network.cookie.cookieBehavior"] = 1
+	case CookieModeAllow:
+		p["network.cookie.cookieBehavior"] = 0
+	}
 	if o.Insecure {
 		p["network.stricttransportsecurity.preloadlist"] = false
 	}

@@ -28,6 +28,9 @@ type Firefox struct {
 	// lifecycle serialises creating and removing user contexts and tabs:
 	// done concurrently, Firefox sometimes discards a tab it is creating.
 	lifecycle sync.Mutex
+	// bare observes nothing (Options.Bare): no event subscription but the
+	// page's own request while it loads.
+	bare bool
 }
 
 // Engine is "firefox".
@@ -62,7 +65,7 @@ func startFirefox(ctx context.Context, o Options) (Browser, error) {
 	if err != nil {
 		return nil, err
 	}
-	b := &Firefox{path: path, tabs: map[string]*ffCollector{}}
+	b := &Firefox{path: path, tabs: map[string]*ffCollector{}, bare: o.Bare}
 	version, err := bounded(ctx, o.startTimeout(), path, func() (string, error) {
 		proc, wsURL, err := launchFirefox(path, o)
 		if err != nil {
@@ -85,6 +88,9 @@ func startFirefox(ctx context.Context, o Options) (Browser, error) {
 			return "", err
 		}
 		conn.subscribe(b.dispatch)
+		if b.bare {
+			return "Firefox/" + sess.Capabilities.BrowserVersion, nil
+		}
 		if err := conn.call(context.Background(), "session.subscribe", map[string]any{"events": ffEvents}, nil); err != nil {
 			return "", err
 		}
@@ -200,6 +206,17 @@ func (b *Firefox) openPage(ctx context.Context, origin string, setup PageSetup) 
 		p.close()
 		return nil, fmt.Errorf("intercept origin page %s: %w", pageURL, err)
 	}
+	// A bare browser hears of the page's own request only, in this tab,
+	// while it loads.
+	var sub struct {
+		Subscription string `json:"subscription"`
+	}
+	if b.bare {
+		if err := b.call(ctx, "session.subscribe", map[string]any{"events": []string{"network.beforeRequestSent"}, "contexts": []string{p.context}}, &sub); err != nil {
+			p.close()
+			return nil, fmt.Errorf("origin page %s: %w", pageURL, err)
+		}
+	}
 	// Answer the page's own request while the navigation runs.
 	stop := b.conn.subscribe(func(method string, params json.RawMessage) {
 		if method != "network.beforeRequestSent" {
@@ -215,6 +232,11 @@ func (b *Firefox) openPage(ctx context.Context, origin string, setup PageSetup) 
 	stop()
 	if rerr := b.call(ctx, "network.removeIntercept", map[string]any{"intercept": ic.Intercept}, nil); err == nil && rerr != nil {
 		err = rerr
+	}
+	if sub.Subscription != "" {
+		if rerr := b.call(ctx, "session.unsubscribe", map[string]any{"subscriptions": []string{sub.Subscription}}, nil); err == nil && rerr != nil {
+			err = rerr
+		}
 	}
 	if err != nil {
 		p.close()
@@ -406,6 +428,9 @@ func (p *ffPage) runChunk(ctx context.Context, runID string, probes []Probe, chu
 	}
 	if len(results) != len(refs) {
 		return nil, fmt.Errorf("page returned %d results for %d fetches", len(results), len(refs))
+	}
+	if p.b.bare {
+		return call.observations(ctx, bareEvents{EngineFirefox}, nil, results, p.origin, p.b.version), nil
 	}
 	// Network events come from the parent process, console messages from
 	// the content process: wait until each fetch has what it needs.

@@ -54,6 +54,8 @@ type originPage struct {
 	setup string
 	// crashed closes when the tab's renderer crashes or the tab goes away.
 	crashed chan struct{}
+	// bare: nothing is observed in this tab (Options.Bare).
+	bare bool
 }
 
 // PageSetup is what every origin page gets before its probes run.
@@ -128,7 +130,10 @@ func (b *Chrome) newTab(ctx context.Context, setup PageSetup) (*originPage, erro
 			})
 		}
 	}()
-	p.events.subscribe(tabCtx)
+	p.bare = b.bare
+	if !b.bare {
+		p.events.subscribe(tabCtx)
+	}
 	steps := chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
 		// chromedp turns on what a scraper needs; the DOM and CSS agents and
 		// target discovery cost the browser work on every navigation and
@@ -141,8 +146,16 @@ func (b *Chrome) newTab(ctx context.Context, setup PageSetup) (*originPage, erro
 		if err := t.Call(ctx, target.SetDiscoverTargets.Method, target.SetDiscoverTargetsParams{Discover: false}, nil); err != nil {
 			return err
 		}
-		if _, err := cdp.Call(ctx, t, network.Enable, network.EnableParams{}); err != nil {
-			return err
+		if !b.bare {
+			if _, err := cdp.Call(ctx, t, network.Enable, network.EnableParams{}); err != nil {
+				return err
+			}
+		}
+		if b.blockThirdParty {
+			// Before the navigation: the control applies from the next load.
+			if _, err := cdp.Call(ctx, t, network.SetCookieControls, network.SetCookieControlsParams{EnableThirdPartyCookieRestriction: true}); err != nil {
+				return fmt.Errorf("block third-party cookies: %w", err)
+			}
 		}
 		if setup.IgnoreCertErrors {
 			if _, err := cdp.Call(ctx, t, security.SetIgnoreCertificateErrors, security.SetIgnoreCertificateErrorsParams{Ignore: true}); err != nil {
@@ -156,6 +169,9 @@ func (b *Chrome) newTab(ctx context.Context, setup PageSetup) (*originPage, erro
 		}
 		// Not Network.setCacheDisabled: it also bypasses the preflight cache,
 		// which cache scenarios observe; every probe URL is unique instead.
+		if b.bare {
+			return nil
+		}
 		_, err := cdp.Call(ctx, t, log.Enable, cdp.Empty{})
 		return err
 	})

@@ -167,6 +167,10 @@ func (b *WebKit) launch(xvfb, driver string) (string, error) {
 	}
 	b.session = sess.Value.SessionID
 	b.scriptLimit = 60 * time.Second
+	if b.o.Bare {
+		// No inspector: the floor observes nothing.
+		return "WebKitGTK/" + sess.Value.Capabilities.BrowserVersion, nil
+	}
 	if addr, err := inspectorPort(cmd.Process.Pid); err == nil {
 		if in, err := dialInspector(addr, b.wire.inspectorEvent); err == nil {
 			b.inspector = in
@@ -474,7 +478,7 @@ func (b *WebKit) load(ctx context.Context, origin string) error {
 	if got.Value != origin {
 		return fmt.Errorf("origin page %s has origin %q, want %q", pageURL, got.Value, origin)
 	}
-	if !b.inspector.ready(5 * time.Second) {
+	if b.inspector != nil && !b.inspector.ready(5*time.Second) {
 		return errors.New("WebKit's inspector did not start listening to the page")
 	}
 	return nil
@@ -509,6 +513,9 @@ func (b *WebKit) runChunk(ctx context.Context, runID string, probes []Probe, chu
 	}
 	if len(results) != len(call.refs) {
 		return nil, fmt.Errorf("page returned %d results for %d fetches", len(results), len(call.refs))
+	}
+	if b.o.Bare {
+		return call.observations(ctx, bareEvents{EngineWebKit}, nil, results, origin, b.version), nil
 	}
 	return call.observations(ctx, wkChunkEvents{w: b.wire, inspector: b.inspector != nil, cookies: b.setupCookies}, nil, results, origin, b.version), nil
 }

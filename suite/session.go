@@ -434,13 +434,7 @@ func (s *Session) StartBrowser(ctx context.Context) error {
 	if s.browser != nil {
 		return nil
 	}
-	opts := s.Config.Browser
-	if !s.Config.AllowRemote {
-		// Only loopback targets are allowed: the browser resolves no other
-		// name, so nothing it does can leave the machine.
-		opts.LoopbackOnly, opts.AllowHosts = true, s.hosts()
-	}
-	bs, err := runner.StartAll(ctx, opts)
+	bs, err := runner.StartAll(ctx, s.browserOptions())
 	if err != nil {
 		return &EnvError{err}
 	}
@@ -451,6 +445,17 @@ func (s *Session) StartBrowser(ctx context.Context) error {
 	}
 	s.versions = strings.Join(vs, " + ")
 	return nil
+}
+
+// browserOptions are the options the run's browsers start with.
+func (s *Session) browserOptions() runner.Options {
+	opts := s.Config.Browser
+	if !s.Config.AllowRemote {
+		// Only loopback targets are allowed: the browser resolves no other
+		// name, so nothing it does can leave the machine.
+		opts.LoopbackOnly, opts.AllowHosts = true, s.hosts()
+	}
+	return opts
 }
 
 // Engines are the engines of the started browsers, in order.

@@ -160,6 +160,7 @@ func (s *Session) Results(r Report) *reports.Results {
 	}
 	s.corroborate(res)
 	res.Credentials = s.credentialUse(res)
+	res.Cookies = s.cookieTravel(res)
 	if s.died != nil {
 		res.Stopped = s.died.Error()
 	}

@@ -95,7 +95,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		if res != nil {
 			printFailures(stdout, res)
-			for _, l := range suite.CredentialSummary(res) {
+			for _, l := range append(suite.CredentialSummary(res), suite.CookieSummary(res)...) {
 				fmt.Fprintln(stdout, l)
 			}
 			fmt.Fprintf(stdout, "%s · results of the cases that ran: %s\n", suite.Summary(res), filepath.Join(cfg.Out, "results.json"))
@@ -109,7 +109,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) error {
 		return &exitError{2, errors.New("the suite did not run (browser failed to start?)")}
 	}
 	printFailures(stdout, res)
-	for _, l := range suite.CredentialSummary(res) {
+	for _, l := range append(suite.CredentialSummary(res), suite.CookieSummary(res)...) {
 		fmt.Fprintln(stdout, l)
 	}
 	report := filepath.Join(cfg.Out, "report.html")
