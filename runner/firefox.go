@@ -86,6 +86,10 @@ func FirefoxPrefs(o Options) map[string]any {
 		"toolkit.telemetry.unified":                       false,
 		"toolkit.telemetry.server":                        "",
 		"intl.locale.requested":                           "en-US",
+		// A fetch answered 401 with WWW-Authenticate would open a login
+		// dialog nobody answers (headless) and hang until the timeout;
+		// the page gets the 401, as in Chrome.
+		"network.auth.subresource-http-auth-allow": 0,
 		// Console messages in English: the reasons are read from them.
 		"intl.accept_languages": "en-US, en",
 	}
