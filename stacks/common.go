@@ -145,7 +145,18 @@ type Variant struct {
 	// Base: the slots replace only their own places in the stack's correct
 	// configuration (one mistake in an otherwise right setup).
 	Base bool
+	// Default says the variant is the middleware as its documentation
+	// starts you: DefaultOutOfTheBox (no options) or DefaultCredentials
+	// (the usual first step when credentials do not work). The site's
+	// defaults view shows these.
+	Default string
 }
+
+// The defaults a variant can stand for (Variant.Default).
+const (
+	DefaultOutOfTheBox = "out of the box"
+	DefaultCredentials = "with credentials"
+)
 
 // SlotsFor are the variant's slots as they run: on the correct
 // configuration for the policy when Base is set.

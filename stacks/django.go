@@ -84,7 +84,7 @@ func DjangoCORS(p *scenarios.Policy) []diagnosis.SnippetPart {
 // The django-cors-headers configurations people ship, each failing in
 // exactly its known ways (its README's warnings, its issues).
 var _ = addVariants(
-	Variant{Stack: "django", Name: "django-allow-all-credentials", Source: "CORS_ALLOW_ALL_ORIGINS = True with CORS_ALLOW_CREDENTIALS = True: every origin echoed, with credentials",
+	Variant{Stack: "django", Name: "django-allow-all-credentials", Default: DefaultCredentials, Source: "CORS_ALLOW_ALL_ORIGINS = True with CORS_ALLOW_CREDENTIALS = True: every origin echoed, with credentials",
 		Slots: Slots{"cors": `INSTALLED_APPS += ["corsheaders"]
 MIDDLEWARE.insert(0, "corsheaders.middleware.CorsMiddleware")
 CORS_ALLOW_ALL_ORIGINS = True

@@ -70,7 +70,7 @@ func ExpressCORS(p *scenarios.Policy) []diagnosis.SnippetPart {
 
 // The express configurations people copy, each failing in exactly its known ways.
 var _ = addVariants(
-	Variant{Stack: "express", Name: "article-express", Source: "the article's Express setup: app.use(cors()) with no options",
+	Variant{Stack: "express", Name: "article-express", Default: DefaultOutOfTheBox, Source: "the article's Express setup: app.use(cors()) with no options",
 		Slots:    Slots{"cors": "const cors = require(\"cors\");\napp.use(cors());\n"},
 		Findings: []string{"expose-missing", "extra-headers", "extra-methods", "max-age", "wildcard-all-origins"}},
 )

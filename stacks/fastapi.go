@@ -91,7 +91,7 @@ var _ = addVariants(
 	Variant{Stack: "fastapi", Name: "fastapi-500-no-cors", Source: "the documented add_middleware(CORSMiddleware, ...), no error handling: an exception's 500 carries no CORS headers",
 		Base: true, Slots: Slots{"errors": "# (no error handling of our own)\n"},
 		Findings: []string{"no-cors-on-errors"}},
-	Variant{Stack: "fastapi", Name: "fastapi-star-credentials", Source: "allow_origins=[\"*\"] with allow_credentials=True: * for anonymous requests, any Origin echoed when a cookie comes",
+	Variant{Stack: "fastapi", Name: "fastapi-star-credentials", Default: DefaultCredentials, Source: "allow_origins=[\"*\"] with allow_credentials=True: * for anonymous requests, any Origin echoed when a cookie comes",
 		Base: true, Slots: Slots{"cors": `app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_credentials=True,
                    allow_methods=["*"], allow_headers=["*"])
 `},

@@ -66,7 +66,7 @@ func FastifyCORS(p *scenarios.Policy, cause string) []diagnosis.SnippetPart {
 // The @fastify/cors configurations people ship, each failing in exactly
 // its known ways.
 var _ = addVariants(
-	Variant{Stack: "fastify", Name: "fastify-origin-true", Source: "origin: true with credentials: true, the README's 'reflect the request origin' option",
+	Variant{Stack: "fastify", Name: "fastify-origin-true", Default: DefaultCredentials, Source: "origin: true with credentials: true, the README's 'reflect the request origin' option",
 		Base: true, Slots: Slots{"cors": "await app.register(require(\"@fastify/cors\"), { origin: true, credentials: true, exposedHeaders: [\"X-Total-Count\"], maxAge: 600 });\n"},
 		Findings: []string{"extra-headers", "extra-methods", "reflect-any-origin"}},
 	Variant{Stack: "fastify", Name: "fastify-auth-hook-first", Source: "an onRequest authentication hook added before @fastify/cors is registered (or with the registration not awaited)",

@@ -108,10 +108,10 @@ func pyOrigins(p *scenarios.Policy) string {
 // The Flask-CORS configurations people ship, each failing in exactly its
 // known ways (Flask-CORS's documentation and issues).
 var _ = addVariants(
-	Variant{Stack: "flask", Name: "flask-cors-default", Source: "CORS(app), the quick start: origins='*' echoes any Origin (send_wildcard is off), without Access-Control-Allow-Credentials",
+	Variant{Stack: "flask", Name: "flask-cors-default", Default: DefaultOutOfTheBox, Source: "CORS(app), the quick start: origins='*' echoes any Origin (send_wildcard is off), without Access-Control-Allow-Credentials",
 		Slots:    Slots{"cors": "CORS(app)\n"},
 		Findings: []string{"acac-missing", "expose-missing", "extra-headers", "extra-methods", "max-age", "preflight-status", "reflect-any-origin"}},
-	Variant{Stack: "flask", Name: "flask-cors-credentials-any-origin", Source: "CORS(app, supports_credentials=True), the usual answer to 'credentials do not work': any site can read credentialed answers",
+	Variant{Stack: "flask", Name: "flask-cors-credentials-any-origin", Default: DefaultCredentials, Source: "CORS(app, supports_credentials=True), the usual answer to 'credentials do not work': any site can read credentialed answers",
 		Slots:    Slots{"cors": "CORS(app, supports_credentials=True)\n"},
 		Findings: []string{"expose-missing", "extra-headers", "extra-methods", "max-age", "preflight-status", "reflect-any-origin"}},
 	Variant{Stack: "flask", Name: "flask-before-request-auth", Source: "a before_request authentication hook registered before CORS(app, ...), without exempting OPTIONS",

@@ -53,7 +53,7 @@ func HonoCORS(p *scenarios.Policy) []diagnosis.SnippetPart {
 // The hono/cors configurations people ship, each failing in exactly its
 // known ways.
 var _ = addVariants(
-	Variant{Stack: "hono", Name: "hono-default-credentials", Source: "cors({ credentials: true }) with the default origin *",
+	Variant{Stack: "hono", Name: "hono-default-credentials", Default: DefaultCredentials, Source: "cors({ credentials: true }) with the default origin *",
 		Base: true, Slots: Slots{"cors": "app.use(\"*\", cors({ credentials: true }));\n"},
 		Findings: []string{"expose-missing", "extra-headers", "extra-methods", "max-age", "wildcard-all-origins"}},
 	Variant{Stack: "hono", Name: "hono-path-pattern", Source: "cors() mounted on one path pattern only (app.use(\"/api/items/*\", ...)), the others outside it",

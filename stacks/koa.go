@@ -58,7 +58,7 @@ func KoaCORS(p *scenarios.Policy) []diagnosis.SnippetPart {
 // The @koa/cors configurations people ship, each failing in exactly its
 // known ways.
 var _ = addVariants(
-	Variant{Stack: "koa", Name: "koa-cors-credentials", Source: "cors({ credentials: true }) with no origin: @koa/cors then echoes every Origin",
+	Variant{Stack: "koa", Name: "koa-cors-credentials", Default: DefaultCredentials, Source: "cors({ credentials: true }) with no origin: @koa/cors then echoes every Origin",
 		Base: true, Slots: Slots{"cors": "const cors = require(\"@koa/cors\");\napp.use(cors({ credentials: true, exposeHeaders: [\"X-Total-Count\"], maxAge: 600 }));\n"},
 		Findings: []string{"extra-headers", "extra-methods", "reflect-any-origin"}},
 )

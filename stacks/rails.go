@@ -107,7 +107,7 @@ use ErrorsAsJSON
 // The rack-cors configurations people ship, each failing in exactly its
 // known ways (rack-cors's README and issues).
 var _ = addVariants(
-	Variant{Stack: "rails", Name: "rack-cors-readme", Source: "the README's allow block: origins as an unanchored regexp, methods [:get, :post, :options], headers :any, no max_age",
+	Variant{Stack: "rails", Name: "rack-cors-readme", Default: DefaultOutOfTheBox, Source: "the README's allow block: origins as an unanchored regexp, methods [:get, :post, :options], headers :any, no max_age",
 		Base: true, Slots: Slots{"cors": `use Rack::Cors do
   allow do
     origins /app\.example\.com/

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/corscheck/corscheck/fixtures"
 	"github.com/corscheck/corscheck/reports"
 	"github.com/corscheck/corscheck/runner"
 )
@@ -28,13 +29,21 @@ func cmdCompat(args []string, stdout, stderr io.Writer) error {
 	allowRemote := fs.Bool("allow-remote", false, "allow targets that are not on loopback")
 	wait := fs.Duration("wait", 0, "wait up to this long for each target to accept connections")
 	labelFilter := fs.String("label-filter", "", "run only the cases matching this Ginkgo label filter, e.g. 'family:origins'")
+	siteDir := fs.String("site", "", "build the compatibility site into DIR instead: every stack fixture (recommended, default and misconfigured) in every engine of --browser")
+	siteStacks := fs.String("stacks", "", "with --site: only these stack fixtures (comma-separated; default all: "+strings.Join(fixtures.StackFixtures, ", ")+")")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: corscheck compat --policy FILE NAME=URL... [--out DIR]\n\nRuns the suite against several targets (URL, or fixture:NAME for a built-in fixture)\nand writes a compatibility matrix. A target that is down becomes a column marked\nunreachable with its reason. Exit 0 when every target ran, 1 when the matrix was\nwritten with unreachable targets, 2 on bad input or when nothing could be written.\n\nFlags:")
+		fmt.Fprintln(stderr, "Usage: corscheck compat --policy FILE NAME=URL... [--out DIR]\n       corscheck compat --site DIR [--browser chrome,firefox,webkit|all] [--stacks nginx,express,...]\n\nRuns the suite against several targets (URL, or fixture:NAME for a built-in fixture)\nand writes a compatibility matrix. A target that is down becomes a column marked\nunreachable with its reason. Exit 0 when every target ran, 1 when the matrix was\nwritten with unreachable targets, 2 on bad input or when nothing could be written.\n\nFlags:")
 		fs.PrintDefaults()
 	}
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
 		return err
+	}
+	if *siteDir != "" {
+		if *policy != "" || len(pos) > 0 {
+			return usageErr("--site builds the site from the stack fixtures and the reference policy: drop --policy and the NAME=URL targets")
+		}
+		return buildSite(*siteDir, *siteStacks, browserOpts, *timeout, stdout, stderr)
 	}
 	if *policy == "" {
 		return usageErr("compat needs --policy FILE: every target is judged against the same policy")
