@@ -1,6 +1,8 @@
 # corscheck: two commands on a fresh Debian/Ubuntu machine:
 #   make run    run the conformance suite against the built-in demo target
 #   make test   run corscheck's own tests (real Chromium, loopback only)
+# CI also runs `make test-heavy`: every stack's real server, the other
+# engines' fixture tables, five-run determinism, the compatibility site.
 GO      ?= go
 BIN     := bin/corscheck
 FUZZTIME ?= 10s
@@ -11,8 +13,13 @@ RELEASE_PLATFORMS ?= linux/amd64 linux/arm64 darwin/amd64 darwin/arm64
 # Arguments for `make suite` (the Ginkgo route), e.g. ARGS="--policy my.yaml --target http://127.0.0.1:8080/api"
 ARGS    ?=
 GINKGO_FLAGS ?= -p
+# The compatibility site (make site): where, and in which engines.
+SITE_DIR ?= corscheck-site
+SITE_BROWSERS ?= all
+# The tests in cmd/corscheck's heavy-tagged files.
+HEAVY_TESTS = $(shell grep -h -o '^func Test[A-Za-z0-9_]*' $$(grep -l '^//go:build heavy' cmd/corscheck/*_test.go) | sed 's/^func //' | paste -sd'|' -)
 
-.PHONY: all build chrome deps run test unit bench lint clean suite release
+.PHONY: all build chrome deps run test test-heavy unit bench lint clean suite release site
 
 all: build
 
@@ -41,6 +48,18 @@ test: deps lint
 	@echo "Real CORS implementations under fixtures/policies/sample.yaml, and the browser-truth corpus:" && cat bin/real-implementations.txt
 	$(GO) test -run '^$$' -fuzz FuzzParsePolicy -fuzztime $(FUZZTIME) ./scenarios
 	$(GO) test -run '^$$' -fuzz FuzzRunFlags -fuzztime $(FUZZTIME) ./cmd/corscheck
+
+# The heavy tests (build tag heavy; Ginkgo label heavy): every stack's
+# real server with every fix applied, the fixture tables in Firefox and
+# WebKit, five runs per engine with identical verdicts, the memory bound
+# at the list limits, adaptive against exhaustive, the site built twice.
+test-heavy: deps
+	$(GO) test -count=1 -tags heavy -timeout 60m -run '^($(HEAVY_TESTS))$$' ./cmd/corscheck
+	$(GO) test -count=1 -tags heavy -timeout 60m ./fixtures -args -ginkgo.label-filter=heavy
+
+# The compatibility site: every stack fixture in every engine (SITE_BROWSERS).
+site: deps build
+	./$(BIN) compat --site $(SITE_DIR) --browser $(SITE_BROWSERS)
 
 # Tests that need no browser.
 unit:
@@ -76,4 +95,4 @@ bench: chrome
 	@awk '/^BenchmarkFloor/ { for (i = 3; i < NF; i += 2) if ($$(i+1) == "ratio-x") printf "  %-28s %s x its floor\n", $$1, $$i }' bin/floor-bench.txt
 
 clean:
-	rm -rf bin corscheck-report $(DIST)
+	rm -rf bin corscheck-report corscheck-site $(DIST)

@@ -123,18 +123,6 @@ func runListLimits(tb testing.TB, dir string) (time.Duration, int64, *reports.Re
 	}
 }
 
-// A run at the list limits keeps corscheck's memory bounded (it peaked at
-// 1.2 GB before tabs forgot observed probes and results shared their
-// header sets) and writes a report a browser opens with its cases.
-func TestListLimitsMemoryBounded(t *testing.T) {
-	dir := t.TempDir()
-	_, peak, _ := runListLimits(t, dir)
-	if peak == 0 || peak > 500<<10 {
-		t.Errorf("corscheck peaked at %d MiB resident, want at most 500", peak>>10)
-	}
-	openTime(t, filepath.Join(dir, "out", "report.html"))
-}
-
 // BenchmarkListLimits runs the list-limits run (runListLimits) and
 // reports the wall time, corscheck's peak RSS, the sizes of results.json
 // and report.html, and how long report.html takes to open in headless

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -118,45 +117,5 @@ func TestBrowserAllReportsBrowserDifferences(t *testing.T) {
 	}
 	if !badge || !strings.Contains(evidence, "Browser difference") || !strings.Contains(evidence, "Firefox/") {
 		t.Errorf("badge %v, evidence %q", badge, evidence[:min(300, len(evidence))])
-	}
-}
-
-// compat --browser all: the matrix is browsers × targets.
-func TestCompatBrowsersTimesTargets(t *testing.T) {
-	out := filepath.Join(t.TempDir(), "compat")
-	r := corscheck(t, nil, "compat", "--browser", "all", "--policy", "../../fixtures/policies/sample.yaml", "ref=fixture:reference", "novary=fixture:zoo-no-vary", "--label-filter", "family:vary || family:simple", "--out", out)
-	if r.code != 0 {
-		t.Fatalf("compat: exit %d\n%s", r.code, r.stderr)
-	}
-	data, err := os.ReadFile(filepath.Join(out, "compat.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var c reports.Compat
-	if err := json.Unmarshal(data, &c); err != nil {
-		t.Fatal(err)
-	}
-	var cols []string
-	for _, im := range c.Implementations {
-		cols = append(cols, im.Name)
-		if strings.HasSuffix(im.Name, "/firefox") && !strings.HasPrefix(im.Browser, "Firefox/") {
-			t.Errorf("%s: browser %q", im.Name, im.Browser)
-		}
-	}
-	if strings.Join(cols, ",") != "ref/chrome,ref/firefox,ref/webkit,novary/chrome,novary/firefox,novary/webkit" {
-		t.Fatalf("columns %v, want browsers × targets", cols)
-	}
-	for _, row := range c.Rows {
-		if len(row.Cells) != 6 {
-			t.Fatalf("%s: %d cells", row.ID, len(row.Cells))
-		}
-		want := strings.HasPrefix(row.ID, "vary.")
-		if row.Differs != want {
-			t.Errorf("%s: differs %v", row.ID, row.Differs)
-		}
-		if want && (row.Cells["novary/chrome"].Verdict.String() != "fail" || row.Cells["novary/firefox"].Verdict.String() != "fail" || row.Cells["novary/webkit"].Verdict.String() != "fail" ||
-			row.Cells["ref/firefox"].Verdict.String() != "pass" || row.Cells["ref/webkit"].Verdict.String() != "pass") {
-			t.Errorf("%s: cells %+v", row.ID, row.Cells)
-		}
 	}
 }

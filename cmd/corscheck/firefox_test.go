@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/corscheck/corscheck/reports"
-	"github.com/corscheck/corscheck/scenarios"
 )
 
 // firefoxUnder lists the PIDs of Firefox processes (the main one and its
@@ -165,40 +164,6 @@ func TestKilledRunLeavesNoBrowser(t *testing.T) {
 			}
 			if left := b.under(tmp); len(left) > 0 {
 				t.Errorf("%s outlived a killed corscheck: %v", b.engine, left)
-			}
-		})
-	}
-}
-
-// The demo in Firefox and in WebKit passes like in Chrome (WebKit's run
-// serves the demo over https: it blocks https pages' fetches to http);
-// results name the engine, and every WebKit block carries WebKit's reason.
-func TestRunDemoInFirefoxAndWebKit(t *testing.T) {
-	for engine, product := range map[string]string{"firefox": "Firefox/", "webkit": "WebKitGTK/"} {
-		t.Run(engine, func(t *testing.T) {
-			out := t.TempDir()
-			r := corscheck(t, nil, "run", "--browser", engine, "--out", out)
-			if r.code != 0 || !strings.Contains(r.stdout, "0 failed, 0 errored") {
-				t.Fatalf("demo in %s: exit %d\n%s\n%s", engine, r.code, r.stdout, r.stderr)
-			}
-			res, err := reports.ReadResults(filepath.Join(out, "results.json"))
-			if err != nil || !strings.HasPrefix(res.Browser, product) {
-				t.Fatalf("results: %v browser %q", err, res.Browser)
-			}
-			blocks := 0
-			for _, c := range res.Cases {
-				if c.Observed.Engine != engine && c.Verdict != scenarios.Skipped {
-					t.Fatalf("%s observed by %q", c.ID, c.Observed.Engine)
-				}
-				if c.Observed.Outcome == scenarios.Blocked {
-					blocks++
-					if engine == "webkit" && c.Observed.BrowserReason == "" {
-						t.Errorf("%s: blocked without WebKit's reason", c.ID)
-					}
-				}
-			}
-			if blocks < 100 {
-				t.Errorf("%d blocked cases: the demo refuses hostile origins in every family", blocks)
 			}
 		})
 	}
