@@ -415,6 +415,7 @@ h2{font-size:1.2em;margin:1.4em 0 .4em}
 pre,code{font:13px/1.4 ui-monospace,SFMono-Regular,Menlo,monospace}
 pre{background:#f6f8fa;border:1px solid #d0d7de;padding:8px;white-space:pre-wrap;overflow-wrap:anywhere}
 code{overflow-wrap:anywhere}
+main p,main li,main h2,main h3{overflow-wrap:anywhere}
 table.grid{border-collapse:collapse;width:100%;font-size:13px}
 table.grid th,table.grid td{border:1px solid #d0d7de;padding:3px 4px;text-align:left;vertical-align:top}
 table.grid thead th{background:#f6f8fa;position:sticky;top:0}

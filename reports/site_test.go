@@ -32,7 +32,7 @@ func siteData() *reports.Site {
 		}
 		return ec
 	}
-	diff := "Firefox drops a cached preflight when the host's DNS record is newer"
+	diff := "Firefox drops a cached preflight when the host's DNS record is newer (CheckDNSCache in netwerk/protocol/http/nsCORSListenerProxy_and_a_long_unbreakable_path_name.cpp)"
 	s := &reports.Site{Corscheck: "v1.2.3", Built: "2026-12-04T00:00:00Z", Policy: "origins: [https://app.example.com]", ProofTest: "fixtures/stacks_test.go",
 		Columns: reports.SiteColumns,
 		Engines: []reports.SiteEngine{{Engine: "chrome", Title: "Chrome", Version: "HeadlessChrome/156"}, {Engine: "firefox", Title: "Firefox", Version: "Firefox/153"}},

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"net/url"
 	"slices"
 	"sort"
 	"strings"
@@ -405,6 +406,36 @@ func judge(c *config, p *scenarios.Policy, engines []string) {
 		c.row.Findings = append(c.row.Findings, *byID[id])
 	}
 	c.row.Status = status(c.row)
+	stabilise(&c.row, c.url)
+}
+
+// stabilise writes the target as {target} wherever the row quotes it: the
+// servers listen on free ports, and the same fixtures must give the same
+// pages.
+func stabilise(r *reports.SiteRow, target string) {
+	base := target
+	if u, err := url.Parse(target); err == nil {
+		base = u.Scheme + "://" + u.Host
+	}
+	fix := func(s *string) { *s = strings.ReplaceAll(*s, base, "{target}") }
+	for i := range r.Cases {
+		c := &r.Cases[i]
+		fix(&c.Request)
+		fix(&c.Title)
+		for k := range c.Engines {
+			fix(&c.Engines[k].Message)
+			fix(&c.Engines[k].Reason)
+		}
+	}
+	for i := range r.Findings {
+		f := &r.Findings[i]
+		fix(&f.Message)
+		fix(&f.Fix)
+		if f.StackFix != nil {
+			fix(&f.StackFix.Snippet)
+			fix(&f.StackFix.Why)
+		}
+	}
 }
 
 // status is a row's verified status in words: whether its findings are
