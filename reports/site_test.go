@@ -164,3 +164,36 @@ func DiffSiteDirs(t *testing.T, a, b string) string {
 	}
 	return ""
 }
+
+// Two builds compared: a browser update that breaks a cell, a middleware
+// release, a finding gone, a configuration no longer built.
+func TestDiffSites(t *testing.T) {
+	old, cur := siteData(), siteData()
+	if d := reports.DiffSites(old, cur); d.Changed() {
+		t.Fatalf("the same data differs: %s", d.Text())
+	}
+	cur.Engines[1].Version = "Firefox/154"
+	cur.Stacks[0].Version = "nginx 1.24"
+	cur.Rows[0].Cells[1].Cells[1].Failed = 2 // Firefox, preflight: pass → fail
+	cur.Rows[1].Findings = nil
+	cur.Rows = cur.Rows[:3]
+	d := reports.DiffSites(old, cur)
+	text := d.Text()
+	for _, want := range []string{
+		"worse (1):\n  nginx--recommended: Firefox, preflight: ✓ pass 10 → ✗ fail 2/12",
+		"Firefox: Firefox/153 → Firefox/154", "nginx: nginx 1.22 → nginx 1.24",
+		"nginx--default: findings +[] −[reflect-any-origin]", "configuration no longer built: express--default",
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("diff lacks %q:\n%s", want, text)
+		}
+	}
+	dir := t.TempDir()
+	if err := reports.WriteSite(dir, cur); err != nil {
+		t.Fatal(err)
+	}
+	back, ok, err := reports.ReadSite(dir)
+	if err != nil || !ok || len(back.Rows) != 3 {
+		t.Fatalf("ReadSite: %v %v %d rows", err, ok, len(back.Rows))
+	}
+}

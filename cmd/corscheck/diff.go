@@ -19,6 +19,7 @@ func cmdDiff(args []string, stdout, stderr io.Writer) error {
 	link := fs.String("link", "", "URL or path of the full report, linked from the Markdown")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, `Usage: corscheck diff OLD.json NEW.json [--format text|markdown|github] [--allow-removed] [--html FILE] [--markdown FILE]
+       corscheck diff OLD_SITE NEW_SITE   (two builds of compat --site: directories or index.json)
 
 Compares two results.json files case by case: regressed (pass -> fail or
 error), new-failing (not in OLD, failing in NEW: a new broken route),
@@ -42,6 +43,22 @@ Flags:`)
 	case "text", "markdown", "github":
 	default:
 		return usageErr("--format %q: use text, markdown or github", *format)
+	}
+	// Two builds of the compatibility site (their directories or index.json).
+	if oldSite, ok, err := reports.ReadSite(pos[0]); ok || (err != nil && !os.IsNotExist(err)) {
+		if err != nil {
+			return &exitError{2, err}
+		}
+		curSite, ok, err := reports.ReadSite(pos[1])
+		if err != nil || !ok {
+			return &exitError{2, fmt.Errorf("%s is a compatibility site; %s is not: give two sites (their directories or index.json)", pos[0], pos[1])}
+		}
+		d := reports.DiffSites(oldSite, curSite)
+		fmt.Fprint(stdout, clean(d.Text()))
+		if len(d.Worse) > 0 {
+			return &exitError{1, fmt.Errorf("%d things got worse between the two builds", len(d.Worse))}
+		}
+		return nil
 	}
 	old, err := reports.ReadResults(pos[0])
 	if err != nil {
