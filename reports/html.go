@@ -89,8 +89,8 @@ const reportPage = `<!doctype html>
 <div class="count error"><b>{{.R.Summary.Errored}}</b>errored</div>
 <div class="count skipped"><b>{{.R.Summary.Skipped}}</b>skipped</div>
 </div>
-{{if .R.Cookies}}<h2>Signed-in cross-site requests</h2><ul class="cookies">{{range .R.Cookies}}<li>{{if .Works}}✓{{else}}✗{{end}} {{.Sentence}}</li>{{end}}</ul>{{end}}
-{{if .R.Findings}}<h2>Findings</h2>{{if .R.Stack}}<p class="meta">Fixes shown for <b>{{.R.Stack}}</b>{{if .R.StackEvidence}} (detected from <code>{{.R.StackEvidence}}</code>; corscheck run --stack NAME chooses another){{end}}; the other stacks' are folded.</p>{{end}}
+{{if .R.Cookies}}<h2>Signed-in cross-site requests</h2><ul class="cookies">{{range .R.Cookies}}<li>{{if .Works}}✓{{else}}✗{{end}} {{.Sentence}}</li>{{end}}</ul>
+{{end}}{{if .R.Findings}}<h2>Findings</h2>{{if .R.Stack}}<p class="meta">Fixes shown for <b>{{.R.Stack}}</b>{{if .R.StackEvidence}} (detected from <code>{{.R.StackEvidence}}</code>; corscheck run --stack NAME chooses another){{end}}; the other stacks' are folded.</p>{{end}}
 {{range $fi, $f := .R.Findings}}<div class="finding {{$f.Severity}}" id="finding-{{$fi}}"><b>{{$f.Severity}}</b> {{$f.Message}}{{if $f.Fix}}<br>Fix: {{$f.Fix}}{{end}}
 {{with index $.FindingFix $fi}}<p><b>In {{.Title}}</b>{{if .Why}}: {{.Why}}{{end}} — the configuration: <a href="#fix-{{.Block}}">fix {{.Block}}</a></p>{{end}}
 </div>{{end}}

@@ -83,7 +83,62 @@ func Merge(parts []*Results, names []string) (*Results, error) {
 	if !start.IsZero() {
 		out.StartedAt = start.UTC().Format(time.RFC3339)
 	}
+	out.Credentials, out.Cookies = mergeCredentials(parts), mergeCookies(parts)
 	sort.SliceStable(out.Cases, func(i, j int) bool { return out.Cases[i].ID < out.Cases[j].ID })
 	out.Finish()
 	return out, nil
+}
+
+// mergeCredentials adds up the shards' per-browser credential counts.
+func mergeCredentials(parts []*Results) []CredentialUse {
+	var out []CredentialUse
+	at := map[string]int{}
+	for _, p := range parts {
+		for _, u := range p.Credentials {
+			i, ok := at[u.Engine]
+			if !ok {
+				at[u.Engine] = len(out)
+				out = append(out, u)
+				continue
+			}
+			m := &out[i]
+			m.Requests += u.Requests
+			if m.CookieSent >= 0 && u.CookieSent >= 0 {
+				m.CookieSent += u.CookieSent
+			}
+			if m.Withheld == "" {
+				m.Withheld = u.Withheld
+			}
+		}
+	}
+	return out
+}
+
+// mergeCookies adds up the shards' per-browser cookie travel.
+func mergeCookies(parts []*Results) []CookieTravel {
+	var out []CookieTravel
+	at := map[string]int{}
+	for _, p := range parts {
+		for _, t := range p.Cookies {
+			i, ok := at[t.Engine]
+			if !ok {
+				at[t.Engine] = len(out)
+				out = append(out, t)
+				continue
+			}
+			m := &out[i]
+			m.CrossSite += t.CrossSite
+			m.Sent += t.Sent
+			if m.Withheld == "" {
+				m.Withheld = t.Withheld
+			}
+		}
+	}
+	for i := range out {
+		out[i].Works = out[i].Sent == out[i].CrossSite
+		if out[i].Works {
+			out[i].Withheld = ""
+		}
+	}
+	return out
 }

@@ -111,7 +111,7 @@ func startChrome(ctx context.Context, o Options) (*Chrome, error) {
 	var allocCancel context.CancelFunc
 	what := ""
 	if len(o.BrowserURLs) > 0 {
-		endpoint, err := devtoolsEndpoint(ctx, o.BrowserURLs[0], o.startTimeout())
+		endpoint, err := devtoolsEndpoint(ctx, o.BrowserURLs[0], o.startTimeout(EngineChrome))
 		if err != nil {
 			return nil, err
 		}
@@ -137,7 +137,7 @@ func startChrome(ctx context.Context, o Options) (*Chrome, error) {
 	bctx, cancel := chromedp.NewContext(allocCtx, chromedp.WithErrorf(quiet), chromedp.WithLogf(quiet))
 	b.ctx = bctx
 	b.cancel = func() { cancel(); allocCancel(); b.removeProfile() }
-	version, err := bounded(ctx, o.startTimeout(), what, func() (string, error) {
+	version, err := bounded(ctx, o.startTimeout(EngineChrome), what, func() (string, error) {
 		// The first Run binds the browser's life to bctx: no timeout on it.
 		if err := chromedp.Do(bctx); err != nil {
 			return "", err

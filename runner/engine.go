@@ -63,8 +63,14 @@ const (
 // ErrNoBrowser is returned when no browser binary can be found.
 var ErrNoBrowser = errors.New("no browser found")
 
-// DefaultStartTimeout bounds starting or attaching to a browser.
-const DefaultStartTimeout = 15 * time.Second
+// DefaultStartTimeout bounds starting or attaching to Chrome;
+// DefaultSlowStartTimeout bounds starting Firefox (a profile, a BiDi
+// session) and WebKit (Xvfb, the driver, a session): on a loaded CI
+// machine they take several times Chrome's start.
+const (
+	DefaultStartTimeout     = 15 * time.Second
+	DefaultSlowStartTimeout = 60 * time.Second
+)
 
 // Options configure which browser is used and how it is started. Every
 // command that talks to a browser shares them (RegisterFlags).
@@ -96,7 +102,8 @@ type Options struct {
 	Insecure bool
 	// ChromeArgs are extra command-line arguments for Chrome.
 	ChromeArgs []string
-	// StartTimeout bounds starting or attaching (default DefaultStartTimeout).
+	// StartTimeout bounds starting or attaching (0: DefaultStartTimeout for
+	// Chrome, DefaultSlowStartTimeout for Firefox and WebKit).
 	StartTimeout time.Duration
 
 	// TrustSPKI are base64 SHA-256 hashes of the public keys of certificates
@@ -128,7 +135,7 @@ func (o *Options) RegisterFlags(fs *flag.FlagSet) {
 	fs.Var((*listValue)(&o.CACerts), "ca-cert", "PEM file of a certificate authority the target's certificate chains to; trusted for this run only (repeatable)")
 	fs.BoolVar(&o.Insecure, "insecure", false, "ignore certificate errors (recorded in the results)")
 	fs.Var((*listValue)(&o.ChromeArgs), "chrome-arg", "extra Chrome command-line argument, e.g. --chrome-arg=--lang=de (repeatable; recorded in the results)")
-	fs.DurationVar(&o.StartTimeout, "start-timeout", DefaultStartTimeout, "time limit for starting or attaching to a browser")
+	fs.DurationVar(&o.StartTimeout, "start-timeout", 0, "time limit for starting or attaching to a browser (default 15s for Chrome, 60s for Firefox and WebKit)")
 }
 
 // Args renders the options back as flags, for a child corscheck process.
@@ -168,7 +175,7 @@ func (o Options) Args() []string {
 	for _, a := range o.ChromeArgs {
 		args = append(args, "--chrome-arg="+a)
 	}
-	if o.StartTimeout > 0 && o.StartTimeout != DefaultStartTimeout {
+	if o.StartTimeout > 0 {
 		add("start-timeout", o.StartTimeout.String())
 	}
 	return args
@@ -239,9 +246,13 @@ func (o Options) Validate() error {
 	return nil
 }
 
-func (o Options) startTimeout() time.Duration {
-	if o.StartTimeout > 0 {
+// startTimeout bounds starting or attaching to an engine's browser.
+func (o Options) startTimeout(engine string) time.Duration {
+	switch {
+	case o.StartTimeout > 0:
 		return o.StartTimeout
+	case engine == EngineFirefox || engine == EngineWebKit:
+		return DefaultSlowStartTimeout
 	}
 	return DefaultStartTimeout
 }

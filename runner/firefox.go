@@ -269,9 +269,9 @@ func launchFirefox(path string, o Options) (*firefoxProcess, string, error) {
 		<-p.done
 		p.kill()
 		return nil, "", fmt.Errorf("%s exited before it listened for WebDriver BiDi: %s", path, p.lastLines())
-	case <-time.After(o.startTimeout()):
+	case <-time.After(o.startTimeout(EngineFirefox)):
 		p.kill()
-		return nil, "", fmt.Errorf("%s did not listen for WebDriver BiDi within %s (--start-timeout): %s", path, o.startTimeout(), p.lastLines())
+		return nil, "", fmt.Errorf("%s did not listen for WebDriver BiDi within %s (--start-timeout): %s", path, o.startTimeout(EngineFirefox), p.lastLines())
 	}
 }
 

@@ -66,7 +66,7 @@ func startFirefox(ctx context.Context, o Options) (Browser, error) {
 		return nil, err
 	}
 	b := &Firefox{path: path, tabs: map[string]*ffCollector{}, bare: o.Bare}
-	version, err := bounded(ctx, o.startTimeout(), path, func() (string, error) {
+	version, err := bounded(ctx, o.startTimeout(EngineFirefox), path, func() (string, error) {
 		proc, wsURL, err := launchFirefox(path, o)
 		if err != nil {
 			return "", err

@@ -101,7 +101,7 @@ func startWebKit(ctx context.Context, o Options) (Browser, error) {
 		return nil, err
 	}
 	b := &WebKit{wire: newWKWire(), client: &http.Client{}, o: o, exited: make(chan struct{})}
-	version, err := bounded(ctx, o.startTimeout(), driver, func() (string, error) {
+	version, err := bounded(ctx, o.startTimeout(EngineWebKit), driver, func() (string, error) {
 		return b.launch(xvfb, driver)
 	}, b.kill)
 	if err != nil {
