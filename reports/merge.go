@@ -2,6 +2,7 @@ package reports
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"sort"
@@ -89,51 +90,44 @@ func Merge(parts []*Results, names []string) (*Results, error) {
 	return out, nil
 }
 
-// mergeCredentials adds up the shards' per-browser credential counts.
-func mergeCredentials(parts []*Results) []CredentialUse {
-	var out []CredentialUse
+// byEngine adds up the shards' per-browser entries: the first shard's
+// entry for an engine, with each later one's added by add.
+func byEngine[T any](parts []*Results, list func(*Results) []T, engine func(T) string, add func(*T, T)) []T {
+	var out []T
 	at := map[string]int{}
 	for _, p := range parts {
-		for _, u := range p.Credentials {
-			i, ok := at[u.Engine]
-			if !ok {
-				at[u.Engine] = len(out)
-				out = append(out, u)
+		for _, x := range list(p) {
+			if i, ok := at[engine(x)]; ok {
+				add(&out[i], x)
 				continue
 			}
-			m := &out[i]
-			m.Requests += u.Requests
-			if m.CookieSent >= 0 && u.CookieSent >= 0 {
-				m.CookieSent += u.CookieSent
-			}
-			if m.Withheld == "" {
-				m.Withheld = u.Withheld
-			}
+			at[engine(x)] = len(out)
+			out = append(out, x)
 		}
 	}
 	return out
 }
 
+// mergeCredentials adds up the shards' per-browser credential counts.
+func mergeCredentials(parts []*Results) []CredentialUse {
+	return byEngine(parts, func(r *Results) []CredentialUse { return r.Credentials }, func(u CredentialUse) string { return u.Engine },
+		func(m *CredentialUse, u CredentialUse) {
+			m.Requests += u.Requests
+			if m.CookieSent >= 0 && u.CookieSent >= 0 {
+				m.CookieSent += u.CookieSent
+			}
+			m.Withheld = cmp.Or(m.Withheld, u.Withheld)
+		})
+}
+
 // mergeCookies adds up the shards' per-browser cookie travel.
 func mergeCookies(parts []*Results) []CookieTravel {
-	var out []CookieTravel
-	at := map[string]int{}
-	for _, p := range parts {
-		for _, t := range p.Cookies {
-			i, ok := at[t.Engine]
-			if !ok {
-				at[t.Engine] = len(out)
-				out = append(out, t)
-				continue
-			}
-			m := &out[i]
+	out := byEngine(parts, func(r *Results) []CookieTravel { return r.Cookies }, func(t CookieTravel) string { return t.Engine },
+		func(m *CookieTravel, t CookieTravel) {
 			m.CrossSite += t.CrossSite
 			m.Sent += t.Sent
-			if m.Withheld == "" {
-				m.Withheld = t.Withheld
-			}
-		}
-	}
+			m.Withheld = cmp.Or(m.Withheld, t.Withheld)
+		})
 	for i := range out {
 		out[i].Works = out[i].Sent == out[i].CrossSite
 		if out[i].Works {
