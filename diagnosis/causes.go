@@ -62,6 +62,7 @@ type causeFacts struct {
 	origin   string
 	status   int
 	value    string // a header value at fault (a fixed ACAO, an invalid ACAC)
+	how      string // how an allow list let a request through: echo, wildcard, listed
 	// credRead: a hostile origin read a credentialed answer (the victim's
 	// cookies went with it when cookieSent).
 	credRead, cookieSent bool
@@ -351,17 +352,63 @@ func (ctx *causeContext) tooPermissive(j Judged, f causeFacts) causeFacts {
 			f.key = "origin-match"
 		}
 		return f
-	case c.Family == "disallowed" && len(scenarios.UnsafeHeaderNames(c.Request.Headers)) > 0 && scenarios.IsSafelistedMethod(scenarios.NormalizeMethod(c.Request.Method)):
+	case c.Expected.CorsError == "HeaderDisallowedByPreflightResponse",
+		c.Family == "disallowed" && len(scenarios.UnsafeHeaderNames(c.Request.Headers)) > 0 && scenarios.IsSafelistedMethod(scenarios.NormalizeMethod(c.Request.Method)):
+		// Whatever family the case is in: the policy refuses a header the
+		// preflight answer allowed. How it allowed it is in the answer.
 		f.kind = "extra-headers"
-		f.header = strings.Join(scenarios.UnsafeHeaderNames(c.Request.Headers), ", ")
+		f.header = strings.Join(scenarios.UnsafeAsWritten(c.Request.Headers), ", ")
 		f.method = ""
-	case c.Family == "disallowed":
+		f.value, f.how = allowListHow(o.Preflight, "headers")
+	case c.Expected.CorsError == "MethodDisallowedByPreflightResponse", c.Family == "disallowed":
 		f.kind = "extra-methods"
+		f.value, f.how = allowListHow(o.Preflight, "method")
 	default:
 		f.kind = "too-permissive"
 	}
 	f.key = f.kind
 	return f
+}
+
+// allowListHow is the preflight answer's Access-Control-Allow-Methods or
+// -Headers and how it let the request through: "echo" when it repeats the
+// Access-Control-Request-* header, "wildcard" for *, else "listed".
+func allowListHow(pf *scenarios.Exchange, what string) (value, how string) {
+	if pf == nil {
+		return "", ""
+	}
+	value, _ = pf.ResponseHeader("access-control-allow-" + map[string]string{"headers": "headers", "method": "methods"}[what])
+	asked := scenarios.HeaderValue(pf.RequestHeaders, "access-control-request-"+what)
+	norm := func(s string) string { return strings.ToLower(strings.ReplaceAll(strings.TrimSpace(s), " ", "")) }
+	switch {
+	case strings.TrimSpace(value) == "*":
+		return value, "wildcard"
+	case value != "" && norm(value) == norm(asked):
+		return value, "echo"
+	}
+	return value, "listed"
+}
+
+// allowListMechanism says how an allow list let requests through, from
+// what the preflight answers showed.
+func allowListMechanism(facts []causeFacts, n int, header, request string) string {
+	hows := map[string]bool{}
+	listed := ""
+	for _, f := range facts {
+		hows[f.how] = true
+		if f.how == "listed" && listed == "" {
+			listed = f.value
+		}
+	}
+	switch {
+	case hows["wildcard"]:
+		return fmt.Sprintf("%s is *", header)
+	case hows["listed"]:
+		return fmt.Sprintf("%s lists %s (%q)", header, itThem(n), scenarios.Visible(listed))
+	case hows["echo"]:
+		return fmt.Sprintf("the server echoes %s into %s", request, header)
+	}
+	return fmt.Sprintf("the server echoes %s or lists too much", request)
 }
 
 // blocked is the cause of a request the policy allows that the browser
@@ -556,9 +603,9 @@ func describeCause(f *Finding, facts []causeFacts, p *scenarios.Policy, caseFix 
 			fmt.Sprintf("Compare the Origin with the allowed origins (%s) as exact strings and echo it only when it is one of them.", allowed)},
 		"origin-match": {fmt.Sprintf("the origin check lets in origins the policy refuses (%s)%s: %s", origins, on, originMechanism(kindsOf(facts))),
 			fmt.Sprintf("Compare the Origin with the exact allowed origins (%s) as whole strings: no prefix, suffix, substring or unanchored regex match.", allowed)},
-		"extra-methods": {fmt.Sprintf("methods the policy does not allow are allowed (%s)%s: the server echoes Access-Control-Request-Method or lists too much", strings.Join(visibleAll(f.Methods), ", "), on),
+		"extra-methods": {fmt.Sprintf("methods the policy does not allow are allowed (%s)%s: %s", strings.Join(visibleAll(f.Methods), ", "), on, allowListMechanism(facts, len(f.Methods), "Access-Control-Allow-Methods", "Access-Control-Request-Method")),
 			fmt.Sprintf("List only the policy's methods in Access-Control-Allow-Methods: %s.", strings.Join(policyMethods(p), ", "))},
-		"extra-headers": {fmt.Sprintf("request headers the policy does not allow are allowed (%s)%s: the server echoes Access-Control-Request-Headers", strings.Join(visibleAll(f.Headers), ", "), on),
+		"extra-headers": {fmt.Sprintf("request headers the policy does not allow are allowed (%s)%s: %s", strings.Join(visibleAll(f.Headers), ", "), on, allowListMechanism(facts, len(f.Headers), "Access-Control-Allow-Headers", "Access-Control-Request-Headers")),
 			fmt.Sprintf("List only the policy's headers in Access-Control-Allow-Headers: %s.", strings.Join(p.Headers, ", "))},
 		"expose-missing": {fmt.Sprintf("script cannot read %s%s: Access-Control-Expose-Headers does not list %s", strings.Join(visibleAll(f.Headers), ", "), on, itThem(len(f.Headers))),
 			fmt.Sprintf("Send Access-Control-Expose-Headers: %s on actual responses.", strings.Join(p.ExposeHeaders, ", "))},
@@ -576,8 +623,13 @@ func describeCause(f *Finding, facts []causeFacts, p *scenarios.Policy, caseFix 
 		msg, fix = t[0], t[1]
 	} else if strings.HasPrefix(f.Cause, "error-") {
 		msg, fix = fmt.Sprintf("no CORS verdict (%s)%s: %s", strings.TrimPrefix(f.Cause, "error-"), on, scenarios.Visible(first.value)), caseFix
+	} else if f.Cause == "too-permissive" {
+		msg, fix = "the browser allowed requests the policy refuses"+on, caseFix
 	} else {
-		msg, fix = fmt.Sprintf("the browser blocked requests the policy allows (%s)%s", scenarios.Visible(first.value), on), caseFix
+		msg, fix = "the browser blocked requests the policy allows"+on, caseFix
+		if first.value != "" {
+			msg = fmt.Sprintf("the browser blocked requests the policy allows (%s)%s", scenarios.Visible(first.value), on)
+		}
 	}
 	if fix == "" {
 		fix = caseFix

@@ -80,6 +80,33 @@ func TestPreflightCacheJudgedOnTheAnswer(t *testing.T) {
 	if j := Judge(c, second); j.Verdict != Pass || !strings.Contains(j.Message, "timing-dependent: a first sample failed") {
 		t.Errorf("a passing second sample: %s %q", j.Verdict, j.Message)
 	}
+
+	// Whether Firefox reused the cached preflight this time changes
+	// nothing a run writes: the same judgement, the same browser
+	// difference beside Chrome, one preflight or two.
+	once, twice := Judge(c, obs("firefox", 1)), Judge(c, obs("firefox", 2))
+	if once != twice {
+		t.Errorf("Firefox's judgement depends on its preflight count:\n%+v\n%+v", once, twice)
+	}
+	chrome := obs("chrome", 1)
+	_, _, d1 := JudgeEngines(c, []string{"chrome", "firefox"}, map[string][]Observation{"chrome": chrome, "firefox": obs("firefox", 1)})
+	_, _, d2 := JudgeEngines(c, []string{"chrome", "firefox"}, map[string][]Observation{"chrome": chrome, "firefox": obs("firefox", 2)})
+	if d1 != d2 || !strings.Contains(d1, "CheckDNSCache") {
+		t.Errorf("the difference beside Chrome depends on Firefox's count: %q vs %q", d1, d2)
+	}
+	// A server whose answer fails the policy in both is no browser difference.
+	badPF := &Exchange{Status: 204, ResponseHeaders: map[string]string{"access-control-max-age": "5", "access-control-allow-origin": "https://app.example.com"}}
+	withBad := func(o []Observation) []Observation {
+		for i := range o {
+			if o[i].Preflight != nil {
+				o[i].Preflight = badPF
+			}
+		}
+		return o
+	}
+	if _, _, d := JudgeEngines(c, []string{"chrome", "firefox"}, map[string][]Observation{"chrome": withBad(obs("chrome", 1)), "firefox": withBad(obs("firefox", 2))}); d != "" {
+		t.Errorf("max-age 5 failing in both labelled a browser difference: %q", d)
+	}
 }
 
 // WebKit's mixed content refusal is a browser difference, out of the

@@ -277,9 +277,24 @@ func refuseFix(c Case) string {
 	case c.Expected.CorsError == "MethodDisallowedByPreflightResponse":
 		return fmt.Sprintf("Do not list %s in Access-Control-Allow-Methods, or add it to the policy's methods.", NormalizeMethod(c.Request.Method))
 	case c.Expected.CorsError == "HeaderDisallowedByPreflightResponse":
-		return "List only the policy's headers in Access-Control-Allow-Headers instead of echoing Access-Control-Request-Headers, or add the header to the policy."
+		return fmt.Sprintf("Do not allow %s in Access-Control-Allow-Headers (list only the policy's headers, never echo Access-Control-Request-Headers), or add it to the policy's headers.", strings.Join(UnsafeAsWritten(c.Request.Headers), ", "))
 	}
 	return "Make the server refuse what the policy refuses, or update the policy."
+}
+
+// UnsafeAsWritten is the request's non-safelisted header names, spelled
+// as the request wrote them.
+func UnsafeAsWritten(headers map[string]string) []string {
+	var out []string
+	for _, n := range UnsafeHeaderNames(headers) {
+		for k := range headers {
+			if strings.EqualFold(k, n) {
+				n = k
+			}
+		}
+		out = append(out, n)
+	}
+	return out
 }
 
 func judgeReadable(c Case, o Observation) Judgement {
@@ -394,9 +409,11 @@ func judgeCacheOf(c Case, r Request, obs []Observation) Judgement {
 			preflights++
 		}
 	}
-	if want := c.Expected.Preflights; want != nil && preflights != *want && preflights <= len(obs) && !PreflightCacheReliable(obs[0].Engine, r.URL) {
-		return Judgement{Verdict: Pass, Message: fmt.Sprintf("%s %d times: %d preflight(s), Access-Control-Max-Age as the policy says; browser difference: %s",
-			req, len(obs), preflights, FirefoxDeviations["preflight-cache-dns-check"])}
+	if want := c.Expected.Preflights; want != nil && preflights >= *want && preflights <= len(obs) && !PreflightCacheReliable(obs[0].Engine, r.URL) {
+		// How many preflights this engine sends varies between runs of the
+		// same server: neither judged nor quoted, so two runs say the same.
+		return Judgement{Verdict: Pass, Message: fmt.Sprintf("%s repeated: Access-Control-Max-Age as the policy says; %s's preflight count is not judged (browser difference: %s)",
+			req, obs[0].engineName(), FirefoxDeviations["preflight-cache-dns-check"])}
 	}
 	if want := c.Expected.Preflights; want != nil && preflights != *want {
 		got, _ := obs[0].Preflight.ResponseHeader("access-control-max-age")

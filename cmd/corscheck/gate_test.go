@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -127,5 +128,67 @@ func TestStatusOnlyExitSaysWhatToWrite(t *testing.T) {
 	}
 	if refused == 0 {
 		t.Error("no refused hostile case with an explanation: the check proves nothing")
+	}
+}
+
+// A header the policy does not list, let through by the preflight answer,
+// is one finding named by the header and by how the answer let it in: a
+// fixed list that names it, or an echo of Access-Control-Request-Headers.
+// Whatever family the case came from (here preflight.authorization), never
+// "blocked requests the policy allows" and never an empty reason.
+func TestHeaderOutsideThePolicyAllowed(t *testing.T) {
+	for _, tc := range []struct {
+		name, want string
+		acah       func(r *http.Request) string
+	}{
+		{"listed", `Access-Control-Allow-Headers lists it ("Content-Type, Authorization, X-Request-ID")`,
+			func(*http.Request) string { return "Content-Type, Authorization, X-Request-ID" }},
+		{"echo", "the server echoes Access-Control-Request-Headers into Access-Control-Allow-Headers",
+			func(r *http.Request) string { return r.Header.Get("Access-Control-Request-Headers") }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if o := r.Header.Get("Origin"); o == "https://app.example.com" {
+					w.Header().Set("Access-Control-Allow-Origin", o)
+					w.Header().Set("Access-Control-Allow-Credentials", "true")
+				}
+				w.Header().Set("Vary", "Origin")
+				if r.Method == http.MethodOptions {
+					w.Header().Set("Access-Control-Allow-Methods", "GET, POST, PUT")
+					w.Header().Set("Access-Control-Allow-Headers", tc.acah(r))
+					w.WriteHeader(http.StatusNoContent)
+					return
+				}
+				w.Write([]byte(`{"ok":true}`))
+			}))
+			defer srv.Close()
+			dir := t.TempDir()
+			policy := writeFile(t, dir, "p.yaml", "origins: [https://app.example.com]\nmethods: [GET, POST, PUT]\nheaders: [Content-Type, X-Request-ID]\ncredentials: true\n")
+			out := filepath.Join(dir, "out")
+			r := corscheck(t, nil, "run", "--policy", policy, "--target", srv.URL+"/api", "--label-filter", "family:preflight && origin:allowed", "--out", out)
+			if r.code != 1 {
+				t.Fatalf("exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+			}
+			res, err := reports.ReadResults(filepath.Join(out, "results.json"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(res.Findings) != 1 {
+				t.Fatalf("findings %+v", res.Findings)
+			}
+			f := res.Findings[0]
+			if f.Cause != "extra-headers" || !slices.Equal(f.Headers, []string{"Authorization"}) || !strings.Contains(f.Message, tc.want) ||
+				!strings.Contains(f.Fix, "Access-Control-Allow-Headers: Content-Type, X-Request-ID") {
+				t.Errorf("finding %s: %q, headers %v, fix %q", f.Cause, f.Message, f.Headers, f.Fix)
+			}
+			for _, id := range f.Cases {
+				if !strings.HasPrefix(id, "preflight.authorization.") {
+					t.Errorf("case %s in the finding", id)
+				}
+			}
+			if strings.Contains(r.stdout, "()") || strings.Contains(r.stdout, "blocked requests the policy allows") {
+				t.Errorf("stdout:\n%s", r.stdout)
+			}
+		})
 	}
 }
