@@ -20,6 +20,7 @@ import (
 
 	"github.com/corscheck/corscheck/reports"
 	"github.com/corscheck/corscheck/runner"
+	_ "github.com/corscheck/corscheck/runner/engines"
 	"github.com/corscheck/corscheck/scenarios"
 )
 
@@ -168,7 +169,7 @@ func openReport(t *testing.T, file string) (func(string) any, func(), context.Co
 // phone).
 func openReportAt(t *testing.T, file string, width, height int) (func(string) any, func(), context.Context) {
 	t.Helper()
-	path, err := runner.FindChrome("")
+	path, err := runner.Locate(runner.EngineChrome, "")
 	if err != nil {
 		t.Fatal(err)
 	}

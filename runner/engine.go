@@ -2,9 +2,14 @@
 // attaches to one, gives pages any origin, runs fetch() batches and turns the
 // browser's events into scenarios.Observation values. It never asserts.
 //
-// Two engines sit behind one interface, Browser: Chrome over the DevTools
-// protocol and Firefox over WebDriver BiDi. Nothing outside this package
-// knows which one produced an observation beyond the name it carries.
+// Each engine is a package under runner/ behind one interface, Browser, and
+// registers itself (Register): runner/chrome (the DevTools protocol),
+// runner/firefox (WebDriver BiDi) and runner/webkit (WebDriver classic, a
+// loopback relay and WebKit's inspector); runner/engines links them all.
+// What they share (the page script, the batch skeleton, the collectors'
+// common shape, the origin pages) is runner/internal/core. Nothing outside
+// runner/ knows which engine produced an observation beyond the name it
+// carries.
 package runner
 
 import (
@@ -27,7 +32,7 @@ import (
 // Browser is one running (or attached) browser engine. Every origin page is
 // a tab in it; Run spreads probes over those tabs.
 type Browser interface {
-	// Engine is "chrome" or "firefox".
+	// Engine is the engine's name: "chrome", "firefox" or "webkit".
 	Engine() string
 	// Version is the product and version, e.g. HeadlessChrome/156.0.8078.108.
 	Version() string
@@ -59,6 +64,9 @@ const (
 	// can be told to (Chrome, and WebKit without ITP).
 	CookieModeAllow = "allow-third-party"
 )
+
+// ErrBrowserGone marks a session whose browser closed the connection.
+var ErrBrowserGone = errors.New("the browser closed the connection")
 
 // ErrNoBrowser is returned when no browser binary can be found.
 var ErrNoBrowser = errors.New("no browser found")
@@ -185,18 +193,18 @@ func (o Options) Args() []string {
 func (o Options) Engines() ([]string, error) {
 	var out []string
 	for _, e := range strings.Split(strings.ToLower(o.Browsers), ",") {
-		switch e = strings.TrimSpace(e); e {
-		case "", EngineChrome, EngineFirefox, EngineWebKit:
-			if e == "" {
-				e = EngineChrome
-			}
-			if !slices.Contains(out, e) {
-				out = append(out, e)
-			}
-		case "all":
-			return []string{EngineChrome, EngineFirefox, EngineWebKit}, nil
-		default:
-			return nil, fmt.Errorf("--browser %q: want chrome, firefox, webkit, a comma-separated list of them, or all", scenarios.Visible(o.Browsers))
+		e = strings.TrimSpace(e)
+		if e == "" {
+			e = EngineChrome
+		}
+		if e == "all" {
+			return Registered(), nil
+		}
+		if _, ok := lookup(e); !ok {
+			return nil, fmt.Errorf("--browser %q: want %s, a comma-separated list of them, or all", scenarios.Visible(o.Browsers), strings.Join(Registered(), ", "))
+		}
+		if !slices.Contains(out, e) {
+			out = append(out, e)
 		}
 	}
 	return out, nil
@@ -220,12 +228,18 @@ func (o Options) Validate() error {
 			return fmt.Errorf("--browser-url %q: want http://HOST:PORT of a browser started with --remote-debugging-port, its ws:// address, or dns+http://NAME:PORT for every address of NAME (a scaled service)", u)
 		}
 	}
-	if len(o.BrowserURLs) > 0 {
-		for _, e := range engines {
-			if e != EngineChrome {
-				return errors.New("--browser-url attaches to Chrome DevTools endpoints; use --browser chrome with it")
+	for _, e := range engines {
+		eng, _ := lookup(e)
+		if len(o.BrowserURLs) > 0 && !eng.Attach {
+			return fmt.Errorf("--browser-url cannot attach to %s; drop --browser-url or use another --browser", scenarios.EngineTitle(e))
+		}
+		if eng.Validate != nil {
+			if err := eng.Validate(o); err != nil {
+				return err
 			}
 		}
+	}
+	if len(o.BrowserURLs) > 0 {
 		switch {
 		case len(o.Resolve) > 0:
 			return errors.New("--resolve needs a browser corscheck starts: start the remote Chrome with --host-resolver-rules=\"MAP HOST ADDR\" instead")
@@ -246,13 +260,14 @@ func (o Options) Validate() error {
 	return nil
 }
 
-// startTimeout bounds starting or attaching to an engine's browser.
-func (o Options) startTimeout(engine string) time.Duration {
-	switch {
-	case o.StartTimeout > 0:
+// StartTimeoutFor bounds starting or attaching to an engine's browser:
+// --start-timeout, else the engine's own default.
+func (o Options) StartTimeoutFor(engine string) time.Duration {
+	if o.StartTimeout > 0 {
 		return o.StartTimeout
-	case engine == EngineFirefox || engine == EngineWebKit:
-		return DefaultSlowStartTimeout
+	}
+	if e, ok := lookup(engine); ok && e.StartTimeout > 0 {
+		return e.StartTimeout
 	}
 	return DefaultStartTimeout
 }
@@ -426,17 +441,11 @@ func startEngine(ctx context.Context, engine string, o Options) (Browser, error)
 		}
 		o.BrowserURLs = urls
 	}
-	switch engine {
-	case EngineFirefox:
-		return startFirefox(ctx, o)
-	case EngineWebKit:
-		return startWebKit(ctx, o)
-	default:
-		if len(o.BrowserURLs) > 1 {
-			return startPool(ctx, o)
-		}
-		return startChrome(ctx, o)
+	e, ok := lookup(engine)
+	if !ok {
+		return nil, fmt.Errorf("engine %s is not built into this program (import github.com/corscheck/corscheck/runner/engines)", engine)
 	}
+	return e.Start(ctx, o)
 }
 
 // ExpandBrowserURLs turns each dns+http://NAME:PORT into http://ADDR:PORT
@@ -477,11 +486,11 @@ func ExpandBrowserURLs(urls []string, lookup func(context.Context, string) ([]st
 	return out, nil
 }
 
-// bounded runs start in the background and gives up when ctx ends or the
+// Bounded runs start in the background and gives up when ctx ends or the
 // start timeout passes: a browser that never answers (a wrong binary, an
 // endpoint that accepts the connection and stays silent) costs seconds, and
 // Ctrl-C works at every stage. abort undoes a start that is given up on.
-func bounded[T any](ctx context.Context, timeout time.Duration, what string, start func() (T, error), abort func()) (T, error) {
+func Bounded[T any](ctx context.Context, timeout time.Duration, what string, start func() (T, error), abort func()) (T, error) {
 	type result struct {
 		v   T
 		err error
@@ -507,3 +516,6 @@ func bounded[T any](ctx context.Context, timeout time.Duration, what string, sta
 		return zero, fmt.Errorf("%s: interrupted while starting: %w", what, ctx.Err())
 	}
 }
+
+// EngineWebKit is WebKit (WebKitGTK's MiniBrowser under WebKitWebDriver).
+const EngineWebKit = "webkit"

@@ -117,7 +117,7 @@ var _ = Describe("Faults: the browser or the target misbehaves", func() {
 		}()
 		Eventually(arrived).WithTimeout(10 * time.Second).Should(Receive())
 		killed := 0
-		for _, p := range descendants(b.(*runner.Chrome).PID()) {
+		for _, p := range descendants(b.(interface{ PID() int }).PID()) {
 			if strings.Contains(cmdline(p), "--type=renderer") {
 				Expect(syscall.Kill(p, syscall.SIGKILL)).To(Succeed())
 				killed++
@@ -156,7 +156,7 @@ var _ = Describe("Faults: the browser or the target misbehaves", func() {
 			}
 		}))
 		defer srv.Close()
-		pid := b.(*runner.Chrome).PID()
+		pid := b.(interface{ PID() int }).PID()
 		small, err := b.Run(context.Background(), []runner.Probe{{Origin: app, Fetches: []runner.Fetch{{URL: srv.URL + "/small", Method: "GET"}}}}, runner.RunOptions{})
 		Expect(err).NotTo(HaveOccurred())
 		Expect(small[0][0].Body.Complete).To(BeTrue())

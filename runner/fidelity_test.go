@@ -12,6 +12,7 @@ import (
 	. "github.com/onsi/gomega"
 
 	"github.com/corscheck/corscheck/runner"
+	"github.com/corscheck/corscheck/runner/chrome"
 	"github.com/corscheck/corscheck/scenarios"
 )
 
@@ -78,7 +79,7 @@ var _ = Describe("No observer effect: what Chrome sends is what it sends without
 		o := probe(app, 5*time.Second, runner.Fetch{URL: "https://corscheck-must-not-resolve.example.com/x", Method: "GET"})[0]
 		Expect(o.ErrorKind).To(Equal(scenarios.ErrorDNS))
 		Expect(time.Since(start)).To(BeNumerically("<", 3*time.Second))
-		Expect(runner.HostResolverRules(runner.Options{LoopbackOnly: true, Resolve: map[string]string{"api.test": "127.0.0.1"}, AllowHosts: []string{"staging.example.com"}})).
+		Expect(chrome.HostResolverRules(runner.Options{LoopbackOnly: true, Resolve: map[string]string{"api.test": "127.0.0.1"}, AllowHosts: []string{"staging.example.com"}})).
 			To(Equal("MAP api.test 127.0.0.1, MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE *.localhost, EXCLUDE 127.*, EXCLUDE ::1, EXCLUDE [::1], EXCLUDE staging.example.com"))
 	})
 })

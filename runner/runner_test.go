@@ -18,6 +18,7 @@ import (
 	. "github.com/onsi/gomega"
 
 	"github.com/corscheck/corscheck/runner"
+	_ "github.com/corscheck/corscheck/runner/engines"
 	"github.com/corscheck/corscheck/scenarios"
 )
 
@@ -295,7 +296,7 @@ var _ = Describe("Local Network Access", func() {
 
 var _ = Describe("Finding Chrome", func() {
 	It("fails with the install command when the binary is missing", func() {
-		_, err := runner.FindChrome("/nonexistent/chrome")
+		_, err := runner.Locate(runner.EngineChrome, "/nonexistent/chrome")
 		Expect(err).To(MatchError(runner.ErrNoBrowser))
 		Expect(err.Error()).To(ContainSubstring("apt-get install"))
 	})
@@ -334,7 +335,7 @@ var _ = Describe("A browser that crashes mid-batch", func() {
 			done <- obs
 		}()
 		Eventually(arrived).WithTimeout(10 * time.Second).Should(Receive())
-		pid := crashy.(*runner.Chrome).PID()
+		pid := crashy.(interface{ PID() int }).PID()
 		Expect(pid).To(BeNumerically(">", 0))
 		Expect(syscall.Kill(pid, syscall.SIGKILL)).To(Succeed())
 		var obs [][]scenarios.Observation
@@ -349,7 +350,7 @@ var _ = Describe("A browser that crashes mid-batch", func() {
 
 var _ = Describe("Attaching to a running browser (--browser-url)", func() {
 	It("probes through a browser started elsewhere, as in docker-compose", func() {
-		path, err := runner.FindChrome("")
+		path, err := runner.Locate(runner.EngineChrome, "")
 		Expect(err).NotTo(HaveOccurred())
 		cmd := exec.Command(path, "--headless", "--no-sandbox", "--disable-gpu", "--remote-debugging-port=0",
 			"--user-data-dir="+GinkgoT().TempDir(), "--disable-features=LocalNetworkAccessChecks", "about:blank")
@@ -374,7 +375,7 @@ var _ = Describe("Attaching to a running browser (--browser-url)", func() {
 		Expect(err).NotTo(HaveOccurred())
 		defer remote.Close()
 		Expect(remote.Version()).To(ContainSubstring("Chrome/"))
-		Expect(remote.(*runner.Chrome).PID()).To(BeZero())
+		Expect(remote.(interface{ PID() int }).PID()).To(BeZero())
 		obs, err := remote.Run(context.Background(), []runner.Probe{{Origin: app, Fetches: []runner.Fetch{{URL: server.URL + "/noheaders", Method: "PUT", Credentials: include, Headers: xrid}}}}, runner.RunOptions{})
 		Expect(err).NotTo(HaveOccurred())
 		Expect(obs[0][0].Outcome).To(Equal(scenarios.Blocked))

@@ -21,6 +21,7 @@ import (
 	"github.com/corscheck/corscheck/fixtures"
 	"github.com/corscheck/corscheck/reports"
 	"github.com/corscheck/corscheck/runner"
+	_ "github.com/corscheck/corscheck/runner/engines"
 	"github.com/corscheck/corscheck/scenarios"
 	// Every stack's detection, causes and snippets register themselves.
 	_ "github.com/corscheck/corscheck/stacks"

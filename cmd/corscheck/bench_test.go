@@ -171,7 +171,7 @@ func vmHWM(pid int) int64 {
 // openTime is how long headless Chromium takes to load a report from disk
 // and run its script (the load event follows the script).
 func openTime(b testing.TB, file string) time.Duration {
-	path, err := runner.FindChrome("")
+	path, err := runner.Locate(runner.EngineChrome, "")
 	if err != nil {
 		b.Fatal(err)
 	}

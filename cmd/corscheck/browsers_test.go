@@ -84,7 +84,7 @@ func TestBrowserAllReportsBrowserDifferences(t *testing.T) {
 	}
 
 	// The report, in headless Chromium.
-	path, err := runner.FindChrome("")
+	path, err := runner.Locate(runner.EngineChrome, "")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -30,7 +30,7 @@ var devtoolsListening = regexp.MustCompile(`DevTools listening on (ws://\S+)`)
 // would for --browser-url, and returns its ws:// address.
 func startHeadless(t *testing.T) (string, *exec.Cmd) {
 	t.Helper()
-	path, err := runner.FindChrome("")
+	path, err := runner.Locate(runner.EngineChrome, "")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -94,7 +94,7 @@ func TestSiteFromTheFixtures(t *testing.T) {
 	}
 
 	// In headless Chromium, wide and narrow.
-	path, err := runner.FindChrome("")
+	path, err := runner.Locate(runner.EngineChrome, "")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,25 @@
+// Package chrome is the Chrome engine: headless Chromium over the DevTools
+// protocol (chromedp), started by corscheck or attached to with
+// --browser-url (one endpoint, or several as a pool).
+package chrome
+
+import (
+	"context"
+
+	"github.com/corscheck/corscheck/runner"
+)
+
+func init() {
+	runner.Register(runner.Engine{
+		Name:   runner.EngineChrome,
+		Order:  0,
+		Attach: true,
+		Find:   Find,
+		Start: func(ctx context.Context, o runner.Options) (runner.Browser, error) {
+			if len(o.BrowserURLs) > 1 {
+				return startPool(ctx, o)
+			}
+			return startChrome(ctx, o)
+		},
+	})
+}
