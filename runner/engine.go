@@ -95,8 +95,10 @@ type Options struct {
 	// CookieMode is how third-party cookies are treated (--cookie-mode):
 	// each browser's default, all blocked, or all allowed.
 	CookieMode string
-	// BrowserURLs attach to running Chrome browsers (http://HOST:PORT or ws://...)
-	// instead of starting one; several make a pool.
+	// BrowserURLs attach to running browsers instead of starting one: Chrome
+	// (http://HOST:PORT or ws://... of DevTools), Firefox (a WebDriver
+	// endpoint, or its BiDi ws:// socket), WebKit (a WebKitWebDriver on
+	// this machine); several make a pool.
 	BrowserURLs []string
 	// LocalNetworkAccess keeps the browsers' Local Network Access checks on.
 	// They are off by default so verdicts reflect the target's CORS policy.
@@ -137,7 +139,7 @@ func (o *Options) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.FirefoxPath, "firefox", "", "Firefox binary (default: $FIREFOX_PATH, then a search)")
 	fs.StringVar(&o.WebKitDriverPath, "webkit-driver", "", "WebKitWebDriver binary for --browser webkit (default: $WEBKIT_DRIVER_PATH, then a search)")
 	fs.StringVar(&o.CookieMode, "cookie-mode", CookieModeDefault, "third-party cookies: default (each browser's own: Chrome sends them, Firefox and WebKit do not), block-third-party, or allow-third-party")
-	fs.Var((*urlListValue)(&o.BrowserURLs), "browser-url", "attach to a running Chrome at http://HOST:PORT or ws://... instead of starting one (repeatable or comma-separated: a pool)")
+	fs.Var((*urlListValue)(&o.BrowserURLs), "browser-url", "attach to running browsers instead of starting one: Chrome's DevTools (http://HOST:PORT or ws://...), a WebDriver endpoint for Firefox (geckodriver, Selenium Grid) or WebKit (WebKitWebDriver), or Firefox's BiDi ws:// socket (repeatable or comma-separated: a pool)")
 	fs.BoolVar(&o.LocalNetworkAccess, "local-network-access", false, "keep the browsers' Local Network Access checks on (they block public origins from loopback targets whatever the CORS headers say)")
 	fs.Var((*resolveValue)(o), "resolve", "HOST:ADDR: the browser (and the reachability check) reach HOST at ADDR, like curl's --resolve (repeatable)")
 	fs.Var((*listValue)(&o.CACerts), "ca-cert", "PEM file of a certificate authority the target's certificate chains to; trusted for this run only (repeatable)")
@@ -225,8 +227,11 @@ func (o Options) Validate() error {
 	for _, u := range o.BrowserURLs {
 		u = strings.TrimPrefix(u, "dns+")
 		if !strings.HasPrefix(u, "http://") && !strings.HasPrefix(u, "ws://") && !strings.HasPrefix(u, "https://") && !strings.HasPrefix(u, "wss://") {
-			return fmt.Errorf("--browser-url %q: want http://HOST:PORT of a browser started with --remote-debugging-port, its ws:// address, or dns+http://NAME:PORT for every address of NAME (a scaled service)", u)
+			return fmt.Errorf("--browser-url %q: want http://HOST:PORT (a Chrome started with --remote-debugging-port, or a WebDriver endpoint for Firefox or WebKit), a ws:// address (Chrome's DevTools, Firefox's WebDriver BiDi), or dns+http://NAME:PORT for every address of NAME (a scaled service)", u)
 		}
+	}
+	if len(o.BrowserURLs) > 0 && len(engines) > 1 {
+		return fmt.Errorf("--browser-url names the browsers of one engine, but --browser %s names %d: run one engine at a time with --browser-url", scenarios.Visible(o.Browsers), len(engines))
 	}
 	for _, e := range engines {
 		eng, _ := lookup(e)
@@ -242,7 +247,7 @@ func (o Options) Validate() error {
 	if len(o.BrowserURLs) > 0 {
 		switch {
 		case len(o.Resolve) > 0:
-			return errors.New("--resolve needs a browser corscheck starts: start the remote Chrome with --host-resolver-rules=\"MAP HOST ADDR\" instead")
+			return errors.New("--resolve needs a browser corscheck starts: map the names where the remote browser runs (Chrome: --host-resolver-rules=\"MAP HOST ADDR\"; Firefox: network.dns.forceResolve)")
 		case len(o.CACerts) > 0:
 			return errors.New("--ca-cert needs a browser corscheck starts: trust the CA in the remote browser, or use --insecure")
 		case len(o.ChromeArgs) > 0:

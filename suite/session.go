@@ -228,7 +228,7 @@ func (s *Session) mergeResolve() error {
 		return nil
 	}
 	if len(s.Config.Browser.BrowserURLs) > 0 {
-		return errors.New("the policy's resolve: needs a browser corscheck starts: start the remote Chrome with --host-resolver-rules instead")
+		return errors.New("the policy's resolve: needs a browser corscheck starts: map the names where the attached browser runs (Chrome: --host-resolver-rules)")
 	}
 	merged := map[string]string{}
 	for h, a := range s.Policy.Resolve {

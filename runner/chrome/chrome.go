@@ -256,6 +256,17 @@ func devtoolsEndpoint(ctx context.Context, raw string, timeout time.Duration) (s
 	return ws.String(), nil
 }
 
+// Alive reports whether the browser still answers (a pool asks).
+func (b *Chrome) Alive(ctx context.Context) error {
+	// The browser's own context carries the connection; ctx bounds the call.
+	bctx, cancel := context.WithCancel(b.ctx)
+	defer cancel()
+	stop := context.AfterFunc(ctx, cancel)
+	defer stop()
+	_, err := chromedp.CallBrowser(bctx, browser.GetVersion, cdp.Empty{})
+	return err
+}
+
 // Close stops the browser (or detaches from a remote one) and removes the
 // temporary profile. It is safe to call more than once.
 func (b *Chrome) Close() {

@@ -7,6 +7,7 @@ import (
 	"context"
 
 	"github.com/corscheck/corscheck/runner"
+	"github.com/corscheck/corscheck/runner/internal/core"
 )
 
 func init() {
@@ -17,9 +18,17 @@ func init() {
 		Find:   Find,
 		Start: func(ctx context.Context, o runner.Options) (runner.Browser, error) {
 			if len(o.BrowserURLs) > 1 {
-				return startPool(ctx, o)
+				return core.StartPool(ctx, o, runner.EngineChrome, startOne)
 			}
-			return startChrome(ctx, o)
+			return startOne(ctx, o)
 		},
 	})
+}
+
+func startOne(ctx context.Context, o runner.Options) (runner.Browser, error) {
+	b, err := startChrome(ctx, o)
+	if err != nil {
+		return nil, err
+	}
+	return b, nil
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"net/url"
 	"strings"
 	"sync"
@@ -33,6 +34,11 @@ type Firefox struct {
 	// bare observes nothing (Options.Bare): no event subscription but the
 	// page's own request while it loads.
 	bare bool
+	// sessionEnd: the BiDi session is corscheck's own (session.end on
+	// Close); classic is the WebDriver classic session behind it, when an
+	// endpoint started the browser (DELETE on Close).
+	sessionEnd bool
+	classic    string
 }
 
 // Engine is "firefox".
@@ -63,6 +69,9 @@ func startFirefox(ctx context.Context, o runner.Options) (runner.Browser, error)
 	if err := Validate(o); err != nil {
 		return nil, err
 	}
+	if len(o.BrowserURLs) > 0 {
+		return attach(ctx, o, o.BrowserURLs[0])
+	}
 	path, err := Find(o.FirefoxPath)
 	if err != nil {
 		return nil, err
@@ -74,29 +83,7 @@ func startFirefox(ctx context.Context, o runner.Options) (runner.Browser, error)
 			return "", err
 		}
 		b.proc = proc
-		conn, err := dialBiDi(context.Background(), wsURL+"/session")
-		if err != nil {
-			return "", fmt.Errorf("connect to its WebDriver BiDi endpoint %s: %w", wsURL, err)
-		}
-		b.conn = conn
-		var sess struct {
-			Capabilities struct {
-				BrowserName    string `json:"browserName"`
-				BrowserVersion string `json:"browserVersion"`
-			} `json:"capabilities"`
-		}
-		caps := map[string]any{"acceptInsecureCerts": o.Insecure}
-		if err := conn.call(context.Background(), "session.new", map[string]any{"capabilities": map[string]any{"alwaysMatch": caps}}, &sess); err != nil {
-			return "", err
-		}
-		conn.subscribe(b.dispatch)
-		if b.bare {
-			return "Firefox/" + sess.Capabilities.BrowserVersion, nil
-		}
-		if err := conn.call(context.Background(), "session.subscribe", map[string]any{"events": ffEvents}, nil); err != nil {
-			return "", err
-		}
-		return "Firefox/" + sess.Capabilities.BrowserVersion, nil
+		return b.connect(wsURL+"/session", true, o)
 	}, b.Close)
 	if err != nil {
 		b.Close()
@@ -104,6 +91,124 @@ func startFirefox(ctx context.Context, o runner.Options) (runner.Browser, error)
 	}
 	b.version = version
 	return b, nil
+}
+
+// attach uses a Firefox corscheck did not start (--browser-url): its
+// WebDriver BiDi endpoint (ws://HOST:PORT of a Firefox started with
+// --remote-debugging-port, used as it was started), or a WebDriver classic
+// endpoint (http://HOST:PORT of geckodriver or a Selenium Grid), which
+// starts a Firefox with corscheck's preferences and hands over its BiDi
+// socket. Close ends the session, never the browser's machine.
+func attach(ctx context.Context, o runner.Options, endpoint string) (runner.Browser, error) {
+	b := &Firefox{tabs: map[string]*ffCollector{}, bare: o.Bare, path: endpoint}
+	version, err := runner.Bounded(ctx, o.StartTimeoutFor(runner.EngineFirefox), "the Firefox at "+endpoint, func() (string, error) {
+		u, err := url.Parse(endpoint)
+		if err != nil {
+			return "", err
+		}
+		if u.Scheme == "ws" || u.Scheme == "wss" {
+			ws := endpoint
+			if u.Path == "" || u.Path == "/" {
+				ws = strings.TrimSuffix(endpoint, "/") + "/session"
+			}
+			return b.connect(ws, true, o)
+		}
+		ws, err := b.classicSession(strings.TrimSuffix(endpoint, "/"), o)
+		if err != nil {
+			return "", err
+		}
+		return b.connect(ws, false, o)
+	}, b.Close)
+	if err != nil {
+		b.Close()
+		return nil, fmt.Errorf("attach to Firefox at %s: %w", endpoint, err)
+	}
+	b.version = version
+	return b, nil
+}
+
+// classicSession opens a WebDriver classic session that asks for a BiDi
+// socket (webSocketUrl) and returns that socket's address.
+func (b *Firefox) classicSession(endpoint string, o runner.Options) (string, error) {
+	caps := map[string]any{"browserName": "firefox", "webSocketUrl": true, "acceptInsecureCerts": o.Insecure,
+		"moz:firefoxOptions": map[string]any{"args": []string{"-headless"}, "prefs": Prefs(o)}}
+	var resp struct {
+		Value struct {
+			SessionID    string `json:"sessionId"`
+			Capabilities struct {
+				WebSocketURL string `json:"webSocketUrl"`
+			} `json:"capabilities"`
+			Error   string `json:"error"`
+			Message string `json:"message"`
+		} `json:"value"`
+	}
+	if err := core.WebDriver(context.Background(), http.DefaultClient, "POST", endpoint+"/session", map[string]any{"capabilities": map[string]any{"alwaysMatch": caps}}, &resp); err != nil {
+		return "", err
+	}
+	if resp.Value.Capabilities.WebSocketURL == "" {
+		return "", errors.New("the WebDriver endpoint gave no WebDriver BiDi socket (webSocketUrl): it needs geckodriver 0.31 or later, or a Grid that passes webSocketUrl")
+	}
+	b.classic = endpoint + "/session/" + resp.Value.SessionID
+	return resp.Value.Capabilities.WebSocketURL, nil
+}
+
+// connect opens the BiDi socket, starts a session on it (newSession; a
+// classic session already has one) and subscribes to the events the
+// observations are built from.
+func (b *Firefox) connect(ws string, newSession bool, o runner.Options) (string, error) {
+	conn, err := dialBiDi(context.Background(), ws)
+	if err != nil {
+		return "", fmt.Errorf("connect to its WebDriver BiDi endpoint %s: %w", ws, err)
+	}
+	b.conn = conn
+	b.sessionEnd = newSession
+	version := ""
+	if newSession {
+		var sess struct {
+			Capabilities struct {
+				BrowserVersion string `json:"browserVersion"`
+			} `json:"capabilities"`
+		}
+		caps := map[string]any{"acceptInsecureCerts": o.Insecure}
+		if err := conn.call(context.Background(), "session.new", map[string]any{"capabilities": map[string]any{"alwaysMatch": caps}}, &sess); err != nil {
+			return "", err
+		}
+		version = sess.Capabilities.BrowserVersion
+	}
+	if version == "" {
+		// A classic session's BiDi socket: the browser says its version.
+		var r struct {
+			Result struct {
+				Value string `json:"value"`
+			} `json:"result"`
+		}
+		var tree struct {
+			Contexts []struct {
+				Context string `json:"context"`
+			} `json:"contexts"`
+		}
+		if err := conn.call(context.Background(), "browsingContext.getTree", map[string]any{}, &tree); err != nil || len(tree.Contexts) == 0 {
+			return "", fmt.Errorf("no browsing context in the attached Firefox: %v", err)
+		}
+		if err := conn.call(context.Background(), "script.evaluate", map[string]any{"expression": "navigator.userAgent", "target": map[string]any{"context": tree.Contexts[0].Context}, "awaitPromise": false}, &r); err != nil {
+			return "", err
+		}
+		if _, v, ok := strings.Cut(r.Result.Value, "Firefox/"); ok {
+			version = v
+		}
+	}
+	conn.subscribe(b.dispatch)
+	if !b.bare {
+		if err := conn.call(context.Background(), "session.subscribe", map[string]any{"events": ffEvents}, nil); err != nil {
+			return "", err
+		}
+	}
+	return "Firefox/" + version, nil
+}
+
+// Alive reports whether the browser still answers (a pool asks).
+func (b *Firefox) Alive(ctx context.Context) error {
+	return b.conn.call(ctx, "session.status", nil, nil)
 }
 
 // dispatch hands each event to the tab it belongs to.
@@ -136,11 +241,18 @@ func (b *Firefox) Close() {
 		return
 	}
 	b.once.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
 		if b.conn != nil {
-			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-			b.conn.call(ctx, "session.end", nil, nil)
-			cancel()
+			if b.sessionEnd {
+				b.conn.call(ctx, "session.end", nil, nil)
+			}
 			b.conn.close()
+		}
+		if b.classic != "" {
+			// The classic session is ours: ending it closes the browser the
+			// endpoint started for it.
+			core.WebDriver(ctx, http.DefaultClient, "DELETE", b.classic, nil, nil)
 		}
 		b.proc.kill()
 	})

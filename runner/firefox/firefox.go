@@ -158,6 +158,11 @@ func forceResolve(o runner.Options) string {
 
 // Validate refuses the options a Firefox run cannot honour.
 func Validate(o runner.Options) error {
+	for _, u := range o.BrowserURLs {
+		if (strings.HasPrefix(u, "ws://") || strings.HasPrefix(u, "wss://")) && o.CookieMode != "" && o.CookieMode != runner.CookieModeDefault {
+			return fmt.Errorf("--cookie-mode %s needs Firefox's preferences, which a BiDi socket (%s) cannot set: give the http:// address of a WebDriver endpoint (geckodriver, a Selenium Grid) instead, or start that Firefox with network.cookie.cookieBehavior set", o.CookieMode, u)
+		}
+	}
 	addrs := map[string]bool{}
 	for _, a := range o.Resolve {
 		addrs[a] = true

@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -208,5 +209,73 @@ func TestBasicAuthChallengeIsAnAnswer(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// --browser-url attaches to Firefoxes corscheck did not start, by their
+// WebDriver BiDi sockets: the same outcomes and reasons as a Firefox
+// corscheck starts, two endpoints make a pool that spreads the origins,
+// and Close ends corscheck's sessions, never the browsers (a second run
+// attaches to them again).
+func TestAttachToRunningFirefox(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if o := r.Header.Get("Origin"); strings.HasSuffix(o, ".example.com") {
+			w.Header().Set("Access-Control-Allow-Origin", o)
+			w.Header().Set("Access-Control-Allow-Credentials", "true")
+			w.Header().Set("Access-Control-Allow-Methods", "PUT")
+		}
+		w.WriteHeader(204)
+	}))
+	defer srv.Close()
+	var urls []string
+	var pids []int
+	for range 2 {
+		ws, pid, stop, err := firefox.LaunchForTest(runner.Options{LoopbackOnly: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer stop()
+		urls, pids = append(urls, ws), append(pids, pid)
+	}
+	var probes []runner.Probe
+	for _, origin := range []string{"https://app.example.com", "https://admin.example.com", "https://evil.example.net", "https://example.com.evil.test"} {
+		probes = append(probes, runner.Probe{Origin: origin, Fetches: []runner.Fetch{{URL: srv.URL + "/x", Method: "PUT", Credentials: scenarios.CredentialsInclude}}})
+	}
+	run := func(o runner.Options) ([][]scenarios.Observation, string) {
+		t.Helper()
+		b, err := runner.Start(context.Background(), o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer b.Close()
+		obs, err := b.Run(context.Background(), probes, runner.RunOptions{Timeout: 10 * time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return obs, b.Version()
+	}
+	want, _ := run(runner.Options{Browsers: runner.EngineFirefox, LoopbackOnly: true})
+	got, version := run(runner.Options{Browsers: runner.EngineFirefox, BrowserURLs: urls})
+	if !strings.HasPrefix(version, "Firefox/") || !strings.HasSuffix(version, "(pool of 2)") {
+		t.Errorf("version %q", version)
+	}
+	for i := range probes {
+		w, g := want[i][0], got[i][0]
+		if g.Engine != runner.EngineFirefox || g.Outcome != w.Outcome || g.CorsError != w.CorsError || g.BrowserReason == "" && g.Outcome == scenarios.Blocked {
+			t.Errorf("%s: attached %s %q (%q), started %s %q", probes[i].Origin, g.Outcome, g.CorsError, g.BrowserReason, w.Outcome, w.CorsError)
+		}
+	}
+	if want[0][0].Outcome != scenarios.Allowed || want[2][0].Outcome != scenarios.Blocked {
+		t.Fatalf("the server's answers were not what the test needs: %s, %s", want[0][0].Outcome, want[2][0].Outcome)
+	}
+	// The browsers outlive corscheck's sessions, and take a new one.
+	for _, pid := range pids {
+		if err := syscall.Kill(pid, 0); err != nil {
+			t.Fatalf("Close ended the attached Firefox %d: %v", pid, err)
+		}
+	}
+	again, _ := run(runner.Options{Browsers: runner.EngineFirefox, BrowserURLs: urls[:1]})
+	if again[0][0].Outcome != scenarios.Allowed {
+		t.Errorf("a second attach: %s %s", again[0][0].Outcome, again[0][0].Error)
 	}
 }

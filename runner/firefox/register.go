@@ -1,9 +1,14 @@
 // Package firefox is the Firefox engine: Firefox ESR over WebDriver BiDi,
-// started by corscheck with a profile of its own.
+// started by corscheck with a profile of its own, or attached to with
+// --browser-url (a BiDi socket, or a WebDriver endpoint such as geckodriver
+// or a Selenium Grid; several make a pool).
 package firefox
 
 import (
+	"context"
+
 	"github.com/corscheck/corscheck/runner"
+	"github.com/corscheck/corscheck/runner/internal/core"
 )
 
 func init() {
@@ -12,7 +17,13 @@ func init() {
 		Order:        1,
 		StartTimeout: runner.DefaultSlowStartTimeout,
 		Find:         Find,
+		Attach:       true,
 		Validate:     Validate,
-		Start:        startFirefox,
+		Start: func(ctx context.Context, o runner.Options) (runner.Browser, error) {
+			if len(o.BrowserURLs) > 1 {
+				return core.StartPool(ctx, o, runner.EngineFirefox, startFirefox)
+			}
+			return startFirefox(ctx, o)
+		},
 	})
 }

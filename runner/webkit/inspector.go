@@ -83,6 +83,48 @@ func inspectorPort(driverPID int) (string, error) {
 	return "", errors.New("the browser's inspector server was not found (no WEBKIT_INSPECTOR_SERVER in its environment)")
 }
 
+// listenerPID is the process listening on loopback TCP port (a
+// WebKitWebDriver someone else started): its browser's inspector is found
+// among its children.
+func listenerPID(port string) (int, error) {
+	n, err := strconv.Atoi(port)
+	if err != nil {
+		return 0, err
+	}
+	hexPort := fmt.Sprintf(":%04X", n)
+	inodes := map[string]bool{}
+	for _, table := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
+		data, _ := os.ReadFile(table)
+		for _, line := range strings.Split(string(data), "\n")[1:] {
+			f := strings.Fields(line)
+			if len(f) > 9 && strings.HasSuffix(f[1], hexPort) && f[3] == "0A" { // 0A: LISTEN
+				inodes[f[9]] = true
+			}
+		}
+	}
+	if len(inodes) == 0 {
+		return 0, fmt.Errorf("nothing on this machine listens on port %s", port)
+	}
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return 0, err
+	}
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		fds, _ := os.ReadDir(filepath.Join("/proc", e.Name(), "fd"))
+		for _, fd := range fds {
+			l, _ := os.Readlink(filepath.Join("/proc", e.Name(), "fd", fd.Name()))
+			if ino, ok := strings.CutPrefix(l, "socket:["); ok && inodes[strings.TrimSuffix(ino, "]")] {
+				return pid, nil
+			}
+		}
+	}
+	return 0, fmt.Errorf("the process listening on port %s is not visible to corscheck (another user's, or another container's): WebKit's inspector cannot be found", port)
+}
+
 func dialInspector(addr string, onEvent func(method string, params json.RawMessage)) (*wkInspector, error) {
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil || !core.LoopbackLiteral(host) {

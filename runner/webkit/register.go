@@ -1,10 +1,15 @@
 // Package webkit is the WebKit engine: WebKitGTK's MiniBrowser driven by
 // WebKitWebDriver under Xvfb, its origin pages served by a loopback relay
-// inside corscheck and its reasons read from the browser's inspector.
+// inside corscheck and its reasons read from the browser's inspector. With
+// --browser-url it attaches to WebKitWebDrivers already running on this
+// machine (several make a pool).
 package webkit
 
 import (
+	"context"
+
 	"github.com/corscheck/corscheck/runner"
+	"github.com/corscheck/corscheck/runner/internal/core"
 )
 
 func init() {
@@ -13,7 +18,13 @@ func init() {
 		Order:        2,
 		StartTimeout: runner.DefaultSlowStartTimeout,
 		Find:         FindDriver,
+		Attach:       true,
 		Validate:     Validate,
-		Start:        startWebKit,
+		Start: func(ctx context.Context, o runner.Options) (runner.Browser, error) {
+			if len(o.BrowserURLs) > 1 {
+				return core.StartPool(ctx, o, runner.EngineWebKit, startWebKit)
+			}
+			return startWebKit(ctx, o)
+		},
 	})
 }

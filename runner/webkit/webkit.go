@@ -2,14 +2,13 @@ package webkit
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"strconv"
@@ -59,6 +58,9 @@ type WebKit struct {
 	setupCookies []runner.CookieSpec
 	scriptLimit  time.Duration
 	once         sync.Once
+	// attached: the driver is someone else's (--browser-url); Close ends
+	// the session only.
+	attached bool
 }
 
 // Engine is "webkit".
@@ -91,6 +93,9 @@ func startWebKit(ctx context.Context, o runner.Options) (runner.Browser, error) 
 	if err := Validate(o); err != nil {
 		return nil, err
 	}
+	if len(o.BrowserURLs) > 0 {
+		return attach(ctx, o, o.BrowserURLs[0])
+	}
 	driver, err := FindDriver(o.WebKitDriverPath)
 	if err != nil {
 		return nil, err
@@ -111,25 +116,70 @@ func startWebKit(ctx context.Context, o runner.Options) (runner.Browser, error) 
 	return b, nil
 }
 
+// attach uses a WebKitWebDriver corscheck did not start (--browser-url
+// http://127.0.0.1:PORT): corscheck opens a session on it with its own
+// relay as the browser's proxy and reads the reasons from the inspector of
+// the browser that driver starts. Both sit on this machine's loopback, so
+// the driver must too. Close ends the session, never the driver.
+func attach(ctx context.Context, o runner.Options, endpoint string) (runner.Browser, error) {
+	u, err := url.Parse(endpoint)
+	if err != nil || u.Scheme != "http" || u.Port() == "" || !core.LoopbackLiteral(u.Hostname()) && u.Hostname() != "localhost" {
+		return nil, fmt.Errorf("--browser-url %s: WebKit attaches to a WebKitWebDriver on this machine, http://127.0.0.1:PORT (corscheck's relay serves the browser its origin pages, and WebKit's reasons come from an inspector socket on the driver's loopback)", endpoint)
+	}
+	b := &WebKit{wire: newWKWire(), client: &http.Client{}, o: o, exited: make(chan struct{}), attached: true,
+		driverURL: strings.TrimSuffix(endpoint, "/")}
+	version, err := runner.Bounded(ctx, o.StartTimeoutFor(runner.EngineWebKit), "the WebKitWebDriver at "+endpoint, func() (string, error) {
+		if err := core.WebDriver(context.Background(), b.client, "GET", b.driverURL+"/status", nil, nil); err != nil {
+			return "", err
+		}
+		pid, err := listenerPID(u.Port())
+		if err != nil {
+			return "", err
+		}
+		return b.newSession(pid, "")
+	}, b.kill)
+	if err != nil {
+		b.Close()
+		return nil, fmt.Errorf("attach to WebKitWebDriver at %s: %w", endpoint, err)
+	}
+	b.version = version
+	return b, nil
+}
+
+// Alive reports whether the session still answers (a pool asks).
+func (b *WebKit) Alive(ctx context.Context) error {
+	return b.command(ctx, "GET", "/session/"+b.session+"/url", nil, nil)
+}
+
 // launch starts Xvfb, the driver, the proxy and a session, and connects to
 // the browser's inspector.
 func (b *WebKit) launch(xvfb, driver string) (string, error) {
-	display, err := b.startXvfb(xvfb)
+	log, err := b.startDriver(xvfb, driver)
 	if err != nil {
 		return "", err
 	}
+	return b.newSession(b.driver.Process.Pid, log.String())
+}
+
+// startDriver starts Xvfb and WebKitWebDriver on a free loopback port and
+// waits until the driver answers.
+func (b *WebKit) startDriver(xvfb, driver string) (*tailBuffer, error) {
+	display, err := b.startXvfb(xvfb)
+	if err != nil {
+		return nil, err
+	}
 	port, err := freePort()
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	cmd := exec.Command(driver, "--port="+strconv.Itoa(port), "--host=local")
 	cmd.Env = append(os.Environ(), "DISPLAY=:"+display, "GDK_BACKEND=x11", "NO_AT_BRIDGE=1", "LIBGL_ALWAYS_SOFTWARE=1",
 		"WEBKIT_DISABLE_COMPOSITING_MODE=1", "GTK_A11Y=none")
 	cmd.SysProcAttr = core.BrowserProcAttr()
-	var tail tailBuffer
-	cmd.Stdout, cmd.Stderr = &tail, &tail
+	tail := &tailBuffer{}
+	cmd.Stdout, cmd.Stderr = tail, tail
 	if err := cmd.Start(); err != nil {
-		return "", fmt.Errorf("start %s: %w", driver, err)
+		return nil, fmt.Errorf("start %s: %w", driver, err)
 	}
 	b.driver = cmd
 	go func() {
@@ -138,8 +188,17 @@ func (b *WebKit) launch(xvfb, driver string) (string, error) {
 	}()
 	b.driverURL = "http://127.0.0.1:" + strconv.Itoa(port)
 	if err := b.waitDriver(); err != nil {
-		return "", fmt.Errorf("%w (%s)", err, tail.String())
+		return nil, fmt.Errorf("%w (%s)", err, tail.String())
 	}
+	return tail, nil
+}
+
+// newSession starts corscheck's relay, opens a session whose browser uses
+// it as its proxy, and connects to that browser's inspector (found among
+// the children of the driver, driverPID). log is the driver's output so
+// far, for errors.
+func (b *WebKit) newSession(driverPID int, log string) (string, error) {
+	var err error
 	if b.proxy, err = newWKProxy(b.o, b.wire); err != nil {
 		return "", err
 	}
@@ -162,7 +221,7 @@ func (b *WebKit) launch(xvfb, driver string) (string, error) {
 		"timeouts":                 map[string]any{"script": 60000, "pageLoad": 30000},
 		"webkitgtk:browserOptions": map[string]any{"args": args}}
 	if err := b.command(context.Background(), "POST", "/session", map[string]any{"capabilities": map[string]any{"alwaysMatch": caps}}, &sess); err != nil {
-		return "", fmt.Errorf("new session: %w (%s)", err, tail.String())
+		return "", fmt.Errorf("new session: %w (%s)", err, log)
 	}
 	b.session = sess.Value.SessionID
 	b.scriptLimit = 60 * time.Second
@@ -170,7 +229,7 @@ func (b *WebKit) launch(xvfb, driver string) (string, error) {
 		// No inspector: the floor observes nothing.
 		return "WebKitGTK/" + sess.Value.Capabilities.BrowserVersion, nil
 	}
-	if addr, err := inspectorPort(cmd.Process.Pid); err == nil {
+	if addr, err := inspectorPort(driverPID); err == nil {
 		if in, err := dialInspector(addr, b.wire.inspectorEvent); err == nil {
 			b.inspector = in
 		}
@@ -238,50 +297,15 @@ func (b *WebKit) waitDriver() error {
 
 // command sends one WebDriver command and decodes its answer.
 func (b *WebKit) command(ctx context.Context, method, path string, body, out any) error {
-	var rd io.Reader
-	if body != nil {
-		data, err := json.Marshal(body)
-		if err != nil {
-			return err
-		}
-		rd = bytes.NewReader(data)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, b.driverURL+path, rd)
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := b.client.Do(req)
-	if err != nil {
+	err := core.WebDriver(ctx, b.client, method, b.driverURL+path, body, out)
+	if err != nil && !errors.Is(err, runner.ErrBrowserGone) {
 		select {
 		case <-b.exited:
 			return fmt.Errorf("%w: WebKitWebDriver exited", runner.ErrBrowserGone)
 		default:
 		}
-		return err
 	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, 256<<20))
-	if err != nil {
-		return err
-	}
-	if resp.StatusCode != 200 {
-		var e struct {
-			Value struct {
-				Error   string `json:"error"`
-				Message string `json:"message"`
-			} `json:"value"`
-		}
-		json.Unmarshal(data, &e)
-		if e.Value.Error == "invalid session id" {
-			return fmt.Errorf("%w: %s", runner.ErrBrowserGone, e.Value.Message)
-		}
-		return fmt.Errorf("WebDriver %s %s: %s: %s", method, path, e.Value.Error, e.Value.Message)
-	}
-	if out != nil {
-		return json.Unmarshal(data, out)
-	}
-	return nil
+	return err
 }
 
 // Close ends the session, the driver, the browser and Xvfb. Safe to call twice.

@@ -295,3 +295,70 @@ func processesIn(groups []int) []string {
 	}
 	return out
 }
+
+// --browser-url attaches to WebKitWebDrivers corscheck did not start, on
+// this machine: the same outcomes and WebKit reasons as a WebKit corscheck
+// starts, two drivers make a pool, Close ends corscheck's sessions and
+// leaves the drivers running (a second run attaches again), and a driver
+// on another machine is refused with the reason.
+func TestAttachToRunningWebKitWebDriver(t *testing.T) {
+	plain, _ := corsTarget(t, false)
+	var urls []string
+	var pids []int
+	for range 2 {
+		u, pid, stop, err := webkit.LaunchDriverForTest()
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(stop)
+		urls, pids = append(urls, u), append(pids, pid)
+	}
+	var probes []runner.Probe
+	for _, p := range []struct{ origin, path string }{
+		{"http://app.example.com", "/ok"}, {"http://admin.example.com", "/ok"},
+		{"http://evil.example.net", "/wrong"}, {"http://other.example.org", "/noacao"},
+	} {
+		probes = append(probes, runner.Probe{Origin: p.origin, Fetches: []runner.Fetch{{URL: plain.URL + p.path, Method: "PUT", Credentials: scenarios.CredentialsInclude}}})
+	}
+	run := func(o runner.Options) ([][]scenarios.Observation, string) {
+		t.Helper()
+		o.Browsers = runner.EngineWebKit
+		b, err := runner.Start(context.Background(), o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer b.Close()
+		obs, err := b.Run(context.Background(), probes, runner.RunOptions{Timeout: 10 * time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return obs, b.Version()
+	}
+	want, _ := run(runner.Options{LoopbackOnly: true})
+	got, version := run(runner.Options{BrowserURLs: urls})
+	if !strings.HasPrefix(version, "WebKitGTK/") || !strings.HasSuffix(version, "(pool of 2)") {
+		t.Errorf("version %q", version)
+	}
+	for i := range probes {
+		w, g := want[i][0], got[i][0]
+		if g.Outcome != w.Outcome || g.CorsError != w.CorsError || g.Outcome == scenarios.Blocked && g.BrowserReason == "" {
+			t.Errorf("%s: attached %s %q (%q), started %s %q", probes[i].Origin, g.Outcome, g.CorsError, g.BrowserReason, w.Outcome, w.CorsError)
+		}
+	}
+	if want[0][0].Outcome != scenarios.Allowed || want[2][0].Outcome != scenarios.Blocked {
+		t.Fatalf("the server's answers were not what the test needs: %s, %s", want[0][0].Outcome, want[2][0].Outcome)
+	}
+	for _, pid := range pids {
+		if err := syscall.Kill(pid, 0); err != nil {
+			t.Fatalf("Close ended the attached WebKitWebDriver %d: %v", pid, err)
+		}
+	}
+	again, _ := run(runner.Options{BrowserURLs: urls[:1]})
+	if again[0][0].Outcome != scenarios.Allowed {
+		t.Errorf("a second attach: %s %s", again[0][0].Outcome, again[0][0].Error)
+	}
+	_, err := runner.Start(context.Background(), runner.Options{Browsers: runner.EngineWebKit, BrowserURLs: []string{"http://192.0.2.7:4444"}})
+	if err == nil || !strings.Contains(err.Error(), "on this machine") {
+		t.Errorf("a driver on another machine: %v", err)
+	}
+}

@@ -1,4 +1,4 @@
-package chrome
+package core
 
 import (
 	"context"
@@ -8,37 +8,42 @@ import (
 	"sync"
 	"time"
 
-	"github.com/chromedp/cdproto/browser"
-	"github.com/chromedp/cdproto/cdp"
-	"github.com/chromedp/chromedp"
 	"github.com/corscheck/corscheck/runner"
-	"github.com/corscheck/corscheck/runner/internal/core"
 	"github.com/corscheck/corscheck/scenarios"
 )
 
-// Pool is several Chrome browsers (--browser-url given more than once, or
-// a comma-separated list) used as one: each origin's probes run in one
+// Pool is several browsers of one engine (--browser-url given more than
+// once, or a comma-separated list) used as one: each origin's probes run in one
 // browser, with the same isolation as a single one (a fresh browser
 // context per origin page). A browser that dies mid-run has its probes run
 // again on the others: its death is never reported as the server's fault.
 type Pool struct {
-	members []*Chrome
+	members []runner.Browser
 	urls    []string
+	engine  string
 
 	mu   sync.Mutex
 	dead map[int]bool
 }
 
-func startPool(ctx context.Context, o runner.Options) (runner.Browser, error) {
-	p := &Pool{urls: o.BrowserURLs, dead: map[int]bool{}}
-	p.members = make([]*Chrome, len(o.BrowserURLs))
+// Pinger is a browser that can say whether it still answers (a pool asks
+// before dealing it probes, and after it lost some).
+type Pinger interface {
+	Alive(ctx context.Context) error
+}
+
+// StartPool attaches to every --browser-url endpoint with start (one
+// endpoint each) and makes them one Browser.
+func StartPool(ctx context.Context, o runner.Options, engine string, start func(ctx context.Context, o runner.Options) (runner.Browser, error)) (runner.Browser, error) {
+	p := &Pool{urls: o.BrowserURLs, engine: engine, dead: map[int]bool{}}
+	p.members = make([]runner.Browser, len(o.BrowserURLs))
 	errs := make([]error, len(o.BrowserURLs))
 	var wg sync.WaitGroup
 	for i, u := range o.BrowserURLs {
 		wg.Go(func() {
 			one := o
 			one.BrowserURLs = []string{u}
-			p.members[i], errs[i] = startChrome(ctx, one)
+			p.members[i], errs[i] = start(ctx, one)
 		})
 	}
 	wg.Wait()
@@ -49,8 +54,8 @@ func startPool(ctx context.Context, o runner.Options) (runner.Browser, error) {
 	return p, nil
 }
 
-// Engine is "chrome".
-func (p *Pool) Engine() string { return runner.EngineChrome }
+// Engine is the members' engine.
+func (p *Pool) Engine() string { return p.engine }
 
 // Version is the first browser's version and the pool's size.
 func (p *Pool) Version() string {
@@ -77,15 +82,19 @@ func (p *Pool) alive(i int) bool {
 		return false
 	}
 	p.mu.Unlock()
-	ctx, cancel := context.WithTimeout(p.members[i].ctx, 3*time.Second)
+	pinger, ok := p.members[i].(Pinger)
+	if !ok {
+		return true
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
-	_, err := chromedp.CallBrowser(ctx, browser.GetVersion, cdp.Empty{})
-	if err != nil {
+	if err := pinger.Alive(ctx); err != nil {
 		p.mu.Lock()
 		p.dead[i] = true
 		p.mu.Unlock()
+		return false
 	}
-	return err == nil
+	return true
 }
 
 // Run spreads the probes over the live browsers, origin by origin, and runs
@@ -106,7 +115,7 @@ func (p *Pool) Run(ctx context.Context, probes []runner.Probe, o runner.RunOptio
 		}
 		if len(live) == 0 {
 			for _, i := range pending {
-				out[i] = core.Errored(probes[i], p.members[0].version, runner.EngineChrome, scenarios.ErrorBrowser, "browser: every browser of the pool went away ("+strings.Join(p.urls, ", ")+")")
+				out[i] = Errored(probes[i], p.members[0].Version(), p.engine, scenarios.ErrorBrowser, "browser: every browser of the pool went away ("+strings.Join(p.urls, ", ")+")")
 			}
 			return out, nil
 		}
