@@ -32,3 +32,17 @@ func TestExpandBrowserURLs(t *testing.T) {
 		}
 	}
 }
+
+// --browser-url names the browsers of one engine: with two engines it is
+// refused, naming the fix; WebKit's endpoints must be on this machine.
+func TestBrowserURLOneEngine(t *testing.T) {
+	err := runner.Options{Browsers: "chrome,firefox", BrowserURLs: []string{"http://127.0.0.1:9222"}}.Validate()
+	if err == nil || !strings.Contains(err.Error(), "one engine at a time") {
+		t.Errorf("two engines with --browser-url: %v", err)
+	}
+	for _, e := range []string{"chrome", "firefox", "webkit"} {
+		if err := (runner.Options{Browsers: e, BrowserURLs: []string{"http://127.0.0.1:9222"}}).Validate(); err != nil {
+			t.Errorf("%s with --browser-url: %v", e, err)
+		}
+	}
+}
