@@ -203,6 +203,9 @@ func (o Options) Engines() ([]string, error) {
 			return Registered(), nil
 		}
 		if _, ok := lookup(e); !ok {
+			if len(Registered()) == 0 {
+				return nil, errors.New("no browser engine is built into this program: import github.com/corscheck/corscheck/runner/engines")
+			}
 			return nil, fmt.Errorf("--browser %q: want %s, a comma-separated list of them, or all", scenarios.Visible(o.Browsers), strings.Join(Registered(), ", "))
 		}
 		if !slices.Contains(out, e) {

@@ -24,6 +24,7 @@ import (
 	"github.com/corscheck/corscheck/fixtures"
 	"github.com/corscheck/corscheck/reports"
 	"github.com/corscheck/corscheck/runner"
+	_ "github.com/corscheck/corscheck/runner/engines"
 	"github.com/corscheck/corscheck/scenarios"
 	"github.com/corscheck/corscheck/stacks"
 )
