@@ -63,7 +63,7 @@ func (b *Firefox) Profile() string {
 	return b.proc.profile
 }
 
-var ffEvents = []string{"network.beforeRequestSent", "network.responseStarted", "network.responseCompleted", "network.fetchError", "log.entryAdded"}
+var ffEvents = []string{"network.beforeRequestSent", "network.responseStarted", "network.fetchError", "log.entryAdded"}
 
 func startFirefox(ctx context.Context, o runner.Options) (runner.Browser, error) {
 	if err := Validate(o); err != nil {
@@ -213,24 +213,19 @@ func (b *Firefox) Alive(ctx context.Context) error {
 
 // dispatch hands each event to the tab it belongs to.
 func (b *Firefox) dispatch(method string, params json.RawMessage) {
-	var head struct {
-		Context string `json:"context"`
-		Source  struct {
-			Context string `json:"context"`
-		} `json:"source"`
-	}
-	if json.Unmarshal(params, &head) != nil {
+	var ev ffEvent
+	if json.Unmarshal(params, &ev) != nil {
 		return
 	}
-	id := head.Context
+	id := ev.Context
 	if id == "" {
-		id = head.Source.Context
+		id = ev.Source.Context
 	}
 	b.mu.Lock()
 	c := b.tabs[id]
 	b.mu.Unlock()
 	if c != nil {
-		c.handle(method, params)
+		c.handle(method, &ev)
 	}
 }
 

@@ -1,7 +1,6 @@
 package firefox
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/url"
 	"regexp"
@@ -37,15 +36,6 @@ type (
 			Headers []bidiHeader `json:"headers"`
 		} `json:"response"`
 		ErrorText string `json:"errorText"`
-	}
-	ffLogEntry struct {
-		Type   string `json:"type"`
-		Level  string `json:"level"`
-		Source struct {
-			Context string `json:"context"`
-		} `json:"source"`
-		Text      string  `json:"text"`
-		Timestamp float64 `json:"timestamp"`
 	}
 )
 
@@ -136,13 +126,20 @@ func (c *ffCollector) Forget(tokens []string) {
 
 var ffBlockedAt = regexp.MustCompile(`remote resource at ‘?(\S+?)’?\. \(Reason:`)
 
-func (c *ffCollector) handle(method string, params json.RawMessage) {
+// ffEvent is any event corscheck subscribes to, decoded once: a network
+// event's fields, or a log entry's (source, text; timestamp shared).
+type ffEvent struct {
+	ffNetworkEvent
+	Source struct {
+		Context string `json:"context"`
+	} `json:"source"`
+	Text string `json:"text"`
+}
+
+// handle records one event of the tab's.
+func (c *ffCollector) handle(method string, ev *ffEvent) {
 	switch method {
 	case "network.beforeRequestSent", "network.responseStarted", "network.responseCompleted", "network.fetchError":
-		var ev ffNetworkEvent
-		if json.Unmarshal(params, &ev) != nil {
-			return
-		}
 		c.Mu.Lock()
 		defer c.Mu.Unlock()
 		r := c.reqs[ev.Request.Request]
@@ -191,15 +188,15 @@ func (c *ffCollector) handle(method string, params json.RawMessage) {
 			}
 		}
 		switch method {
-		case "network.responseCompleted":
-			hop.completed = true
+		case "network.responseCompleted", "network.responseStarted":
+			hop.completed = hop.gotResp
 		case "network.fetchError":
 			r.errorText = ev.ErrorText
 		}
 		c.Notify()
 	case "log.entryAdded":
-		var e ffLogEntry
-		if json.Unmarshal(params, &e) != nil || !strings.Contains(e.Text, "Cross-Origin Request") && !strings.Contains(e.Text, "mixed") {
+		e := ev
+		if !strings.Contains(e.Text, "Cross-Origin Request") && !strings.Contains(e.Text, "mixed") {
 			return
 		}
 		token, at := "", ""
