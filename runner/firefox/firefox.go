@@ -147,7 +147,7 @@ func noProxy(o runner.Options) []string {
 
 // forceResolve is the one address every --resolve name maps to; Firefox
 // has no per-name mapping, so names mapping to different addresses are
-// refused (ValidateFirefox).
+// refused (Validate).
 func forceResolve(o runner.Options) string {
 	addr := ""
 	for _, a := range o.Resolve {
