@@ -2,6 +2,7 @@ package suite
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/corscheck/corscheck/reports"
 	"github.com/corscheck/corscheck/runner"
@@ -89,11 +90,13 @@ func (s *Session) cookieTravel(res *reports.Results) []reports.CookieTravel {
 func withheldWhy(engine, mode string, ck scenarios.Cookie) string {
 	if len(ck.Blocked) > 0 {
 		why, _ := scenarios.CookieReason(ck)
+		// Where the rule is named, the browser's reason adds only its code.
+		codes := "the page's site is not the API's (" + strings.Join(ck.Blocked, ", ") + ")"
 		switch {
 		case engine == runner.EngineWebKit && mode != runner.CookieModeAllow && hasPrefix(ck.Blocked, "ThirdParty"):
-			return "Intelligent Tracking Prevention blocks third-party cookies (Safari's default) — " + why
+			return "Intelligent Tracking Prevention blocks third-party cookies (Safari's default); " + codes
 		case engine == runner.EngineChrome && mode == runner.CookieModeBlock && hasPrefix(ck.Blocked, "ThirdParty", "UserPreferences"):
-			return "third-party cookies are blocked (--cookie-mode block-third-party: Incognito's and many enterprises' setting) — " + why
+			return "third-party cookies are blocked (--cookie-mode block-third-party: Incognito's and many enterprises' setting); " + codes
 		}
 		return why
 	}
