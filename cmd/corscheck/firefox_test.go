@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/pem"
 	"errors"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/corscheck/corscheck/reports"
+	"github.com/corscheck/corscheck/runner"
 )
 
 // firefoxUnder lists the PIDs of Firefox processes (the main one and its
@@ -180,4 +182,56 @@ func exitCode(err error) int {
 		return -1
 	}
 	return 0
+}
+
+// The user's path to a Firefox someone else started: `corscheck run
+// --browser firefox --browser-url ws://…` against the demo, with a stock
+// profile (no corscheck preference). The run passes in that Firefox, says
+// so in results.json, and leaves the browser running.
+func TestRunAttachedFirefox(t *testing.T) {
+	path, err := runner.Locate(runner.EngineFirefox, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	profile := t.TempDir()
+	ff := exec.Command(path, "--headless", "--no-remote", "--remote-debugging-port=0", "--profile", profile)
+	ff.Env = append(os.Environ(), "HOME="+profile, "MOZ_CRASHREPORTER_DISABLE=1")
+	stderr, err := ff.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ff.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { ff.Process.Kill(); ff.Wait() }()
+	ws := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			if _, u, ok := strings.Cut(sc.Text(), "WebDriver BiDi listening on "); ok {
+				ws <- strings.TrimSpace(u)
+			}
+		}
+	}()
+	var endpoint string
+	select {
+	case endpoint = <-ws:
+	case <-time.After(60 * time.Second):
+		t.Fatal("Firefox did not say where its BiDi socket listens")
+	}
+	out := filepath.Join(t.TempDir(), "out")
+	r := corscheck(t, nil, "run", "--browser", "firefox", "--browser-url", endpoint, "--label-filter", "family:simple || family:preflight", "--out", out)
+	if r.code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	res, err := reports.ReadResults(filepath.Join(out, "results.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(res.Browser, "Firefox/") || res.Summary.Passed == 0 || res.Summary.Passed != res.Summary.Total {
+		t.Errorf("browser %q, summary %+v", res.Browser, res.Summary)
+	}
+	if err := ff.Process.Signal(syscall.Signal(0)); err != nil {
+		t.Errorf("the attached Firefox did not outlive the run: %v", err)
+	}
 }
