@@ -16,12 +16,7 @@ func init() {
 		Order:  0,
 		Attach: true,
 		Find:   Find,
-		Start: func(ctx context.Context, o runner.Options) (runner.Browser, error) {
-			if len(o.BrowserURLs) > 1 {
-				return core.StartPool(ctx, o, runner.EngineChrome, startOne)
-			}
-			return startOne(ctx, o)
-		},
+		Start:  core.Attachable(runner.EngineChrome, startOne),
 	})
 }
 

@@ -5,8 +5,6 @@
 package firefox
 
 import (
-	"context"
-
 	"github.com/corscheck/corscheck/runner"
 	"github.com/corscheck/corscheck/runner/internal/core"
 )
@@ -19,11 +17,6 @@ func init() {
 		Find:         Find,
 		Attach:       true,
 		Validate:     Validate,
-		Start: func(ctx context.Context, o runner.Options) (runner.Browser, error) {
-			if len(o.BrowserURLs) > 1 {
-				return core.StartPool(ctx, o, runner.EngineFirefox, startFirefox)
-			}
-			return startFirefox(ctx, o)
-		},
+		Start:        core.Attachable(runner.EngineFirefox, startFirefox),
 	})
 }

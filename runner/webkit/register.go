@@ -6,8 +6,6 @@
 package webkit
 
 import (
-	"context"
-
 	"github.com/corscheck/corscheck/runner"
 	"github.com/corscheck/corscheck/runner/internal/core"
 )
@@ -20,11 +18,6 @@ func init() {
 		Find:         FindDriver,
 		Attach:       true,
 		Validate:     Validate,
-		Start: func(ctx context.Context, o runner.Options) (runner.Browser, error) {
-			if len(o.BrowserURLs) > 1 {
-				return core.StartPool(ctx, o, runner.EngineWebKit, startWebKit)
-			}
-			return startWebKit(ctx, o)
-		},
+		Start:        core.Attachable(runner.EngineWebKit, startWebKit),
 	})
 }

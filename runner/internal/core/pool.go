@@ -218,3 +218,14 @@ func browserLost(obs []scenarios.Observation) bool {
 	}
 	return true
 }
+
+// Attachable is an engine's start for one browser that makes several
+// --browser-url endpoints a Pool of such browsers.
+func Attachable(engine string, start func(ctx context.Context, o runner.Options) (runner.Browser, error)) func(ctx context.Context, o runner.Options) (runner.Browser, error) {
+	return func(ctx context.Context, o runner.Options) (runner.Browser, error) {
+		if len(o.BrowserURLs) > 1 {
+			return StartPool(ctx, o, engine, start)
+		}
+		return start(ctx, o)
+	}
+}
