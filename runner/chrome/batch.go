@@ -96,13 +96,26 @@ func (b *Chrome) runOrigin(ctx context.Context, bt *core.Batch, page *originPage
 		}
 	}
 	run := func(runID string, chunk []int) ([][]scenarios.Observation, error) {
-		return page.runChunk(ctx, runID, bt.Probes, chunk, o, b.version, bt.Kinds.Snapshot())
+		obs, err := page.runChunk(ctx, runID, bt.Probes, chunk, o, b.version, bt.Kinds.Snapshot())
+		page.preflights += preflightsIn(obs)
+		return obs, err
 	}
 	for start := 0; start < len(idx); start += o.ChunkSize {
 		if ctx.Err() != nil {
 			return page
 		}
 		chunk := idx[start:min(start+o.ChunkSize, len(idx))]
+		if page.preflights+fetchesIn(bt.Probes, chunk) > cacheRoom {
+			// The chunk could fill the context's preflight cache: it runs
+			// in a fresh one.
+			page.close()
+			if page, err = b.openOriginPage(ctx, origin, setup); err != nil {
+				if ctx.Err() == nil {
+					bt.Fail(idx[start:], err)
+				}
+				return nil
+			}
+		}
 		obs, err := run(bt.RunID, chunk)
 		if errors.Is(err, runner.ErrRendererCrashed) && ctx.Err() == nil {
 			// A crash is never the server's fault: a fresh tab, one more try.
@@ -148,6 +161,39 @@ func (b *Chrome) runOrigin(ctx context.Context, bt *core.Batch, page *originPage
 		}
 	}
 	return page
+}
+
+// cacheRoom is how many preflights a tab's browser context may send
+// before its next chunk runs in a fresh one. Chrome's preflight cache holds
+// 1,024 entries per context and, once full, evicts entries at random for
+// each new one (services/network/cors/preflight_cache.cc; measured in
+// Chromium 156: one entry per new one). Every probe
+// URL is unique, so every preflight is a new entry, and past the cap a
+// preflight a cache case relies on can vanish between its two fetches:
+// the case would fail on the cap, not on the server. 64 entries stay free
+// for the preflights of redirect hops, which a chunk's fetch count does
+// not bound.
+const cacheRoom = 1024 - 64
+
+// fetchesIn is the number of fetches of the probes in chunk: at most one
+// preflight each, redirects aside.
+func fetchesIn(probes []runner.Probe, chunk []int) int {
+	n := 0
+	for _, i := range chunk {
+		n += len(probes[i].Fetches)
+	}
+	return n
+}
+
+// preflightsIn is the number of preflights some observations saw.
+func preflightsIn(obs [][]scenarios.Observation) int {
+	n := 0
+	for _, per := range obs {
+		for _, o := range per {
+			n += o.Preflights
+		}
+	}
+	return n
 }
 
 // runChunk runs some probes on this page in one Evaluate and builds their

@@ -44,6 +44,9 @@ type originPage struct {
 	crashed chan struct{}
 	// bare: nothing is observed in this tab (Options.Bare).
 	bare bool
+	// preflights counts the preflights this tab's browser context has
+	// sent: each may be an entry in its preflight cache (cacheRoom).
+	preflights int
 }
 
 // openOriginPage opens a tab in a fresh browser context (its own cookie jar
