@@ -80,19 +80,10 @@ func (b *Chrome) runOrigin(ctx context.Context, bt *core.Batch, page *originPage
 	o := bt.Opts
 	setup := o.Setup
 	setup.IgnoreCertErrors = setup.IgnoreCertErrors || b.insecure
-	var err error
 	if page != nil {
-		if err = page.load(ctx, origin); err != nil {
+		if err := page.load(ctx, origin); err != nil {
 			page.close() // a tab that cannot load the next page is replaced
 			page = nil
-		}
-	}
-	if page == nil {
-		if page, err = b.openOriginPage(ctx, origin, setup); err != nil {
-			if ctx.Err() == nil {
-				bt.Fail(idx, err)
-			}
-			return nil
 		}
 	}
 	run := func(runID string, chunk []int) ([][]scenarios.Observation, error) {
@@ -105,10 +96,14 @@ func (b *Chrome) runOrigin(ctx context.Context, bt *core.Batch, page *originPage
 			return page
 		}
 		chunk := idx[start:min(start+o.ChunkSize, len(idx))]
-		if page.preflights+fetchesIn(bt.Probes, chunk) > cacheRoom {
+		if page != nil && page.preflights+fetchesIn(bt.Probes, chunk) > cacheRoom {
 			// The chunk could fill the context's preflight cache: it runs
 			// in a fresh one.
 			page.close()
+			page = nil
+		}
+		if page == nil {
+			var err error
 			if page, err = b.openOriginPage(ctx, origin, setup); err != nil {
 				if ctx.Err() == nil {
 					bt.Fail(idx[start:], err)
@@ -147,17 +142,10 @@ func (b *Chrome) runOrigin(ctx context.Context, bt *core.Batch, page *originPage
 		if timedOut {
 			// Requests the target never answered may still hold the tab's
 			// connections (six per host); a fresh tab in a fresh browser
-			// context starts with none, so later requests are not starved.
+			// context starts with none, so later requests are not starved
+			// (the next chunk opens it).
 			page.close()
 			page = nil
-			if start+o.ChunkSize < len(idx) {
-				if page, err = b.openOriginPage(ctx, origin, setup); err != nil {
-					if ctx.Err() == nil {
-						bt.Fail(idx[start+o.ChunkSize:], err)
-					}
-					return nil
-				}
-			}
 		}
 	}
 	return page
@@ -167,12 +155,11 @@ func (b *Chrome) runOrigin(ctx context.Context, bt *core.Batch, page *originPage
 // before its next chunk runs in a fresh one. Chrome's preflight cache holds
 // 1,024 entries per context and, once full, evicts entries at random for
 // each new one (services/network/cors/preflight_cache.cc; measured in
-// Chromium 156: one entry per new one). Every probe
-// URL is unique, so every preflight is a new entry, and past the cap a
-// preflight a cache case relies on can vanish between its two fetches:
-// the case would fail on the cap, not on the server. 64 entries stay free
-// for the preflights of redirect hops, which a chunk's fetch count does
-// not bound.
+// Chromium 156: one entry per new one). Every probe URL is unique, so every
+// preflight is a new entry, and past the cap a preflight a cache case
+// relies on can vanish between its two fetches: the case would fail on the
+// cap, not on the server. 64 entries stay free for the preflights of
+// redirect hops, which a chunk's fetch count does not bound.
 const cacheRoom = 1024 - 64
 
 // fetchesIn is the number of fetches of the probes in chunk: at most one
