@@ -129,9 +129,12 @@ func (s *Session) adapt(ctx context.Context, redirecting map[string]bool) error 
 		return &EnvError{err}
 	}
 	if s.Config.Progress != nil {
-		probed := len(only)
-		fmt.Fprintf(s.Config.Progress, "corscheck: %d groups of routes; the full matrix on %d of %d routes, the others covered by their group (--exhaustive probes all)\n",
-			len(groups), probed, len(s.Routes))
+		probed, others := len(only), ", the others covered by their group"
+		if probed == len(s.Routes) {
+			others = ""
+		}
+		fmt.Fprintf(s.Config.Progress, "corscheck: %d group%s of routes; the full matrix on %d of %d routes%s (--exhaustive probes all)\n",
+			len(groups), plural(len(groups)), probed, len(s.Routes), others)
 	}
 	return nil
 }
